@@ -1,0 +1,396 @@
+//! spec: load a bundle's `config.json` and check every field once, turning it into a `Plan`.
+//!
+//! Data flows one way: config.json -> `Plan` (every field checked, every error naming its JSON
+//! path) -> side effects. Nothing touches the host until `Plan::from_bundle` has returned.
+
+pub mod example;
+pub mod mounts;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+pub use mounts::MountPlan;
+
+/// Errors found while loading or checking a config. `field` is a JSON path such as
+/// `linux.namespaces[2].type`, or a file path.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid JSON at {field}: {reason}")]
+    Parse { path: PathBuf, field: String, reason: String },
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+/// The namespace kinds, in the order hull joins or creates them.
+pub const NAMESPACE_ORDER: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Time,
+];
+
+/// The clone flag of a namespace kind.
+pub fn ns_flag(t: LinuxNamespaceType) -> i32 {
+    match t {
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+    }
+}
+
+/// A namespace the container gets: new (`path == None`) or joined by path.
+#[derive(Debug, Clone)]
+pub struct NamespacePlan {
+    pub kind: LinuxNamespaceType,
+    pub path: Option<PathBuf>,
+}
+
+/// A checked config: what `create` will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub spec: Spec,
+    /// The bundle directory, absolute.
+    pub bundle: PathBuf,
+    /// `root.path`, absolute, an existing directory.
+    pub rootfs: PathBuf,
+    /// Namespaces in `NAMESPACE_ORDER`.
+    pub namespaces: Vec<NamespacePlan>,
+    pub mounts: Vec<MountPlan>,
+    /// MS_* propagation of the rootfs (`linux.rootfsPropagation`, default MS_SLAVE|MS_REC).
+    pub rootfs_propagation: u64,
+    /// Signal-free defaults filled in: `process` exists.
+    pub terminal: bool,
+}
+
+impl Plan {
+    /// Loads `<bundle>/config.json` and checks it.
+    pub fn from_bundle(bundle: &Path) -> Result<Plan, SpecError> {
+        let bundle = std::path::absolute(bundle).map_err(|e| SpecError::Read { path: bundle.to_path_buf(), source: e })?;
+        let spec = load_config(&bundle.join("config.json"))?;
+        Plan::from_spec(spec, &bundle)
+    }
+
+    /// Checks an already parsed spec whose relative paths are relative to `bundle`.
+    pub fn from_spec(spec: Spec, bundle: &Path) -> Result<Plan, SpecError> {
+        let root = spec.root().as_ref().ok_or_else(|| invalid("root", "missing: a container needs a root filesystem"))?;
+        let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+        match std::fs::metadata(&rootfs) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(invalid("root.path", format!("{} is not a directory", rootfs.display()))),
+            Err(e) => return Err(invalid("root.path", format!("{}: {e}", rootfs.display()))),
+        }
+        let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| invalid("root.path", format!("{}: {e}", rootfs.display())))?;
+
+        let process = spec.process().as_ref().ok_or_else(|| invalid("process", "missing: hull needs a process to run"))?;
+        validate_process(process)?;
+
+        let namespaces = validate_namespaces(&spec)?;
+        let has = |k: LinuxNamespaceType| namespaces.iter().any(|n| n.kind == k);
+        let linux = spec.linux().as_ref();
+
+        // User namespace mappings only make sense in a new user namespace.
+        if let Some(l) = linux {
+            let maps = l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+            let new_user = namespaces.iter().any(|n| n.kind == LinuxNamespaceType::User && n.path.is_none());
+            if maps && !new_user {
+                let f = if l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) { "linux.uidMappings" } else { "linux.gidMappings" };
+                return Err(invalid(f, "id mappings need a new user namespace (linux.namespaces has no \"user\" entry without a path)"));
+            }
+            if new_user {
+                for (name, maps) in [("linux.uidMappings", l.uid_mappings()), ("linux.gidMappings", l.gid_mappings())] {
+                    let maps = maps.as_deref().unwrap_or(&[]);
+                    if maps.is_empty() {
+                        return Err(invalid(name, "a new user namespace needs at least one mapping"));
+                    }
+                    for (i, m) in maps.iter().enumerate() {
+                        if m.size() == 0 {
+                            return Err(invalid(format!("{name}[{i}].size"), "must be greater than 0"));
+                        }
+                    }
+                }
+            }
+            if l.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+                for (k, _) in l.sysctl().iter().flatten() {
+                    validate_sysctl(k, &has)?;
+                }
+            }
+            if (spec.hostname().is_some() || spec.domainname().is_some()) && !has(LinuxNamespaceType::Uts) {
+                let f = if spec.hostname().is_some() { "hostname" } else { "domainname" };
+                return Err(invalid(f, "setting it needs a new UTS namespace"));
+            }
+            if let Some(res) = l.resources() {
+                validate_resources(res)?;
+                crate::cgroups::CgroupManager::validate(res).map_err(|e| invalid("linux.resources", e.to_string()))?;
+            }
+            for (i, d) in l.devices().iter().flatten().enumerate() {
+                if !d.path().is_absolute() {
+                    return Err(invalid(format!("linux.devices[{i}].path"), "must be an absolute path"));
+                }
+            }
+            for (name, list) in [("linux.maskedPaths", l.masked_paths()), ("linux.readonlyPaths", l.readonly_paths())] {
+                for (i, p) in list.iter().flatten().enumerate() {
+                    if !p.starts_with('/') {
+                        return Err(invalid(format!("{name}[{i}]"), format!("{p:?} must be an absolute path")));
+                    }
+                }
+            }
+        } else if spec.hostname().is_some() {
+            return Err(invalid("hostname", "setting it needs a new UTS namespace"));
+        }
+
+        let mounts = mounts::plan_mounts(&spec, bundle)?;
+        let rootfs_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+            None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+            Some(p) => match mounts::propagation_flag(p) {
+                Some(f) => f,
+                None => return Err(invalid("linux.rootfsPropagation", format!("unknown propagation {p:?}"))),
+            },
+        };
+        validate_hooks(&spec, &rootfs)?;
+
+        let terminal = process.terminal().unwrap_or(false);
+        Ok(Plan { bundle: bundle.to_path_buf(), rootfs, namespaces, mounts, rootfs_propagation, terminal, spec })
+    }
+
+    /// True when the container gets a namespace of this kind (new or joined).
+    pub fn has_namespace(&self, kind: LinuxNamespaceType) -> bool {
+        self.namespaces.iter().any(|n| n.kind == kind)
+    }
+
+    /// True when the container creates a new namespace of this kind.
+    pub fn new_namespace(&self, kind: LinuxNamespaceType) -> bool {
+        self.namespaces.iter().any(|n| n.kind == kind && n.path.is_none())
+    }
+
+    /// The process section (validated to exist).
+    pub fn process(&self) -> &oci_spec::runtime::Process {
+        // from_spec refused a spec without a process.
+        self.spec.process().as_ref().expect("validated: process exists")
+    }
+}
+
+/// Reads and parses a config.json; a parse error names the JSON path where it happened.
+pub fn load_config(path: &Path) -> Result<Spec, SpecError> {
+    let data = std::fs::read(path).map_err(|e| SpecError::Read { path: path.to_path_buf(), source: e })?;
+    let de = &mut serde_json::Deserializer::from_slice(&data);
+    serde_path_to_error::deserialize::<_, Spec>(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        SpecError::Parse { path: path.to_path_buf(), field: if field == "." { "(top level)".into() } else { field }, reason: inner.to_string() }
+    })
+}
+
+fn validate_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(invalid("process.args", "must name the program to run"));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(invalid("process.cwd", format!("{:?} must be an absolute path", p.cwd())));
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') {
+            return Err(invalid(format!("process.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
+        }
+        if e.contains('\0') {
+            return Err(invalid(format!("process.env[{i}]"), "contains a NUL byte"));
+        }
+    }
+    if let Some(rl) = p.rlimits() {
+        let mut seen = HashSet::new();
+        for (i, r) in rl.iter().enumerate() {
+            if !seen.insert(format!("{:?}", r.typ())) {
+                return Err(invalid(format!("process.rlimits[{i}].type"), format!("{:?} given twice", r.typ())));
+            }
+            if r.soft() > r.hard() {
+                return Err(invalid(format!("process.rlimits[{i}]"), "soft limit is greater than the hard limit"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_namespaces(spec: &Spec) -> Result<Vec<NamespacePlan>, SpecError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    if let Some(l) = spec.linux() {
+        for (i, ns) in l.namespaces().iter().flatten().enumerate() {
+            if !seen.insert(ns.typ()) {
+                return Err(invalid(format!("linux.namespaces[{i}].type"), format!("duplicate namespace {:?}", ns.typ().to_string())));
+            }
+            if let Some(p) = ns.path() {
+                if !p.is_absolute() {
+                    return Err(invalid(format!("linux.namespaces[{i}].path"), format!("{} must be an absolute path", p.display())));
+                }
+                if let Err(e) = std::fs::metadata(p) {
+                    return Err(invalid(format!("linux.namespaces[{i}].path"), format!("{}: {e}", p.display())));
+                }
+            }
+            out.push(NamespacePlan { kind: ns.typ(), path: ns.path().clone() });
+        }
+    }
+    out.sort_by_key(|n| NAMESPACE_ORDER.iter().position(|k| *k == n.kind));
+    Ok(out)
+}
+
+fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<(), SpecError> {
+    let field = format!("linux.sysctl[{key:?}]");
+    if key.is_empty() || key.contains("..") || key.starts_with('/') || key.starts_with('.') {
+        return Err(invalid(field, "not a valid sysctl name"));
+    }
+    // As runc: only namespaced sysctls, each needing its namespace.
+    let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
+    if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+        if !has(LinuxNamespaceType::Ipc) {
+            return Err(invalid(field, "needs a new IPC namespace"));
+        }
+        return Ok(());
+    }
+    if key.starts_with("net.") {
+        if !has(LinuxNamespaceType::Network) {
+            return Err(invalid(field, "needs a network namespace"));
+        }
+        return Ok(());
+    }
+    if key == "kernel.hostname" || key == "kernel.domainname" {
+        return Err(invalid(field, "set it with the hostname/domainname fields"));
+    }
+    Err(invalid(field, "is not namespaced; it would change the host"))
+}
+
+fn validate_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), SpecError> {
+    if let Some(m) = r.memory() {
+        for (name, v) in [("limit", m.limit()), ("reservation", m.reservation()), ("swap", m.swap())] {
+            if let Some(v) = v {
+                if v < -1 {
+                    return Err(invalid(format!("linux.resources.memory.{name}"), format!("{v} is negative (only -1, unlimited, is allowed)")));
+                }
+            }
+        }
+        if let Some(k) = m.kernel() {
+            if k < -1 {
+                return Err(invalid("linux.resources.memory.kernel", format!("{k} is negative")));
+            }
+        }
+    }
+    if let Some(p) = r.pids() {
+        if p.limit() < -1 {
+            return Err(invalid("linux.resources.pids.limit", format!("{} is negative (only -1, unlimited, or 0 is allowed)", p.limit())));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(q) = c.quota() {
+            if q < -1 || q == 0 {
+                return Err(invalid("linux.resources.cpu.quota", format!("{q} is not a positive number of microseconds or -1")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_hooks(spec: &Spec, rootfs: &Path) -> Result<(), SpecError> {
+    let Some(h) = spec.hooks() else { return Ok(()) };
+    #[allow(deprecated)]
+    let host = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (name, list) in host {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            let p = hook.path();
+            if !p.is_absolute() {
+                return Err(invalid(format!("hooks.{name}[{i}].path"), format!("{} must be an absolute path", p.display())));
+            }
+            if let Err(e) = std::fs::metadata(p) {
+                return Err(invalid(format!("hooks.{name}[{i}].path"), format!("{}: {e}", p.display())));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(invalid(format!("hooks.{name}[{i}].timeout"), "must be a positive number of seconds"));
+            }
+        }
+    }
+    for (i, hook) in h.start_container().iter().flatten().enumerate() {
+        let p = hook.path();
+        if !p.is_absolute() {
+            return Err(invalid(format!("hooks.startContainer[{i}].path"), format!("{} must be an absolute path", p.display())));
+        }
+        // startContainer hooks resolve in the container: look inside the rootfs, safely.
+        let root = std::fs::File::open(rootfs).map_err(|e| invalid("root.path", e.to_string()))?;
+        use std::os::fd::AsFd;
+        let rel = p.strip_prefix("/").unwrap_or(p);
+        if let Err(e) = crate::sys::openat2(root.as_fd(), rel, libc::O_PATH, 0, libc::RESOLVE_IN_ROOT) {
+            return Err(invalid(format!("hooks.startContainer[{i}].path"), format!("{} (in the container): {e}", p.display())));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a container id as runc does: `[A-Za-z0-9_+.-]+`, not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<(), SpecError> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("id", format!("invalid id format: {id:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "abc-1_2.3+4", "A"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "x\0"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sysctl_rules() {
+        let all = |_k: LinuxNamespaceType| true;
+        let none = |_k: LinuxNamespaceType| false;
+        assert!(validate_sysctl("net.ipv4.ip_forward", &all).is_ok());
+        assert!(validate_sysctl("net.ipv4.ip_forward", &none).is_err());
+        assert!(validate_sysctl("kernel.shmmax", &all).is_ok());
+        assert!(validate_sysctl("vm.swappiness", &all).is_err());
+        assert!(validate_sysctl("../../etc", &all).is_err());
+    }
+
+    #[test]
+    fn parse_error_names_path() {
+        let dir = std::env::temp_dir().join(format!("hull-spec-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("config.json");
+        std::fs::write(&p, r#"{"ociVersion":"1.0.0","linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#).unwrap();
+        let err = load_config(&p).unwrap_err().to_string();
+        assert!(err.contains("linux.namespaces[1]"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

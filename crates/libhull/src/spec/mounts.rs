@@ -1,0 +1,208 @@
+//! Mount entries of the config, checked and turned into what the rootfs code needs:
+//! the kind of mount, its MOUNT_ATTR_* flags, propagation and filesystem options.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use super::{invalid, SpecError};
+
+/// How a mount is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// A bind mount of a host path (`rbind` = with everything mounted below it).
+    Bind { recursive: bool },
+    /// A new filesystem instance of `fstype`.
+    Fs,
+}
+
+/// One checked mount.
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    /// Index in `mounts`, for error messages.
+    pub index: usize,
+    pub destination: PathBuf,
+    /// Host path for binds (absolute), or the source string for filesystems.
+    pub source: Option<PathBuf>,
+    pub fstype: String,
+    pub kind: MountKind,
+    /// MOUNT_ATTR_* to set on the mount itself.
+    pub attr_set: u64,
+    /// MOUNT_ATTR_* to clear (e.g. `rw`, `suid`).
+    pub attr_clr: u64,
+    /// MOUNT_ATTR_* set recursively (`rro`, `rnosuid`, ...).
+    pub rec_set: u64,
+    pub rec_clr: u64,
+    /// MS_SHARED / MS_SLAVE / MS_PRIVATE / MS_UNBINDABLE, with MS_REC for r-variants; 0 = none.
+    pub propagation: u64,
+    /// Filesystem options passed to fsconfig: `key` or `key=value`.
+    pub data: Vec<String>,
+}
+
+impl MountPlan {
+    /// The JSON path of this mount's field.
+    pub fn field(&self, f: &str) -> String {
+        format!("mounts[{}].{f}", self.index)
+    }
+}
+
+/// MS_* propagation flag of a name (`rprivate`, `shared`, ...).
+pub fn propagation_flag(name: &str) -> Option<u64> {
+    let rec = libc::MS_REC;
+    Some(match name {
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | rec,
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | rec,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | rec,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | rec,
+        _ => return None,
+    })
+}
+
+/// A mount flag option: (attribute, true when the option sets it / false when it clears it).
+fn attr_option(name: &str) -> Option<(u64, bool)> {
+    Some(match name {
+        "ro" => (libc::MOUNT_ATTR_RDONLY, true),
+        "rw" => (libc::MOUNT_ATTR_RDONLY, false),
+        "nosuid" => (libc::MOUNT_ATTR_NOSUID, true),
+        "suid" => (libc::MOUNT_ATTR_NOSUID, false),
+        "nodev" => (libc::MOUNT_ATTR_NODEV, true),
+        "dev" => (libc::MOUNT_ATTR_NODEV, false),
+        "noexec" => (libc::MOUNT_ATTR_NOEXEC, true),
+        "exec" => (libc::MOUNT_ATTR_NOEXEC, false),
+        "noatime" => (libc::MOUNT_ATTR_NOATIME, true),
+        "atime" => (libc::MOUNT_ATTR_NOATIME, false),
+        "relatime" => (libc::MOUNT_ATTR_RELATIME, true),
+        "norelatime" => (libc::MOUNT_ATTR_RELATIME, false),
+        "strictatime" => (libc::MOUNT_ATTR_STRICTATIME, true),
+        "nostrictatime" => (libc::MOUNT_ATTR_STRICTATIME, false),
+        "nodiratime" => (libc::MOUNT_ATTR_NODIRATIME, true),
+        "diratime" => (libc::MOUNT_ATTR_NODIRATIME, false),
+        "nosymfollow" => (libc::MOUNT_ATTR_NOSYMFOLLOW, true),
+        "symfollow" => (libc::MOUNT_ATTR_NOSYMFOLLOW, false),
+        _ => return None,
+    })
+}
+
+/// Options that are accepted and have no effect on the new mount API path.
+fn ignored_option(name: &str) -> bool {
+    matches!(name, "defaults" | "async" | "loud" | "nomand" | "bind" | "rbind" | "remount" | "tmpcopyup" | "nolazytime" | "noiversion")
+}
+
+const ATIME_MASK: u64 = libc::MOUNT_ATTR__ATIME;
+
+/// Checks every entry of `mounts` and classifies its options.
+pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecError> {
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let dest = m.destination();
+        if dest.as_os_str().is_empty() {
+            return Err(invalid(format!("mounts[{i}].destination"), "is empty"));
+        }
+        if !dest.is_absolute() {
+            return Err(invalid(format!("mounts[{i}].destination"), format!("{} must be an absolute path", dest.display())));
+        }
+        let opts = m.options().clone().unwrap_or_default();
+        let fstype = m.typ().clone().unwrap_or_default();
+        let bind = opts.iter().any(|o| o == "bind" || o == "rbind") || fstype == "bind";
+        let recursive = opts.iter().any(|o| o == "rbind");
+        let mut plan = MountPlan {
+            index: i,
+            destination: dest.clone(),
+            source: m.source().clone(),
+            fstype: fstype.clone(),
+            kind: if bind { MountKind::Bind { recursive } } else { MountKind::Fs },
+            attr_set: 0,
+            attr_clr: 0,
+            rec_set: 0,
+            rec_clr: 0,
+            propagation: 0,
+            data: Vec::new(),
+        };
+        for o in &opts {
+            let o = o.as_str();
+            if let Some(p) = propagation_flag(o) {
+                plan.propagation = p;
+            } else if let Some((attr, set)) = attr_option(o) {
+                apply_attr(&mut plan.attr_set, &mut plan.attr_clr, attr, set);
+            } else if let Some((attr, set)) = o.strip_prefix('r').and_then(attr_option) {
+                apply_attr(&mut plan.rec_set, &mut plan.rec_clr, attr, set);
+            } else if ignored_option(o) {
+            } else if o.starts_with("idmap") || o.starts_with("ridmap") {
+                return Err(invalid(format!("mounts[{i}].options"), format!("{o:?}: idmapped mounts are not supported yet")));
+            } else if bind {
+                return Err(invalid(format!("mounts[{i}].options"), format!("{o:?} is not a mount flag (a bind mount takes no filesystem options)")));
+            } else {
+                plan.data.push(o.to_string());
+            }
+        }
+        if bind {
+            let src = m.source().as_ref().ok_or_else(|| invalid(format!("mounts[{i}].source"), "a bind mount needs a source"))?;
+            let src = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+            if let Err(e) = std::fs::metadata(&src) {
+                return Err(invalid(format!("mounts[{i}].source"), format!("{}: {e}", src.display())));
+            }
+            plan.source = Some(src);
+        } else if fstype.is_empty() {
+            return Err(invalid(format!("mounts[{i}].type"), "missing: a mount that is not a bind mount needs a filesystem type"));
+        }
+        out.push(plan);
+    }
+    Ok(out)
+}
+
+fn apply_attr(set: &mut u64, clr: &mut u64, attr: u64, on: bool) {
+    // The atime modes are one field: choosing one clears the others.
+    if attr & ATIME_MASK != 0 || attr == libc::MOUNT_ATTR_RELATIME {
+        if on {
+            *set &= !ATIME_MASK;
+            *clr |= ATIME_MASK;
+            *set |= attr;
+        }
+        return;
+    }
+    if on {
+        *set |= attr;
+        *clr &= !attr;
+    } else {
+        *clr |= attr;
+        *set &= !attr;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(mounts: serde_json::Value) -> Spec {
+        serde_json::from_value(serde_json::json!({"ociVersion": "1.0.0", "mounts": mounts})).unwrap()
+    }
+
+    #[test]
+    fn options_are_classified() {
+        let s = spec_with(serde_json::json!([
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "ro", "rnosuid", "rprivate"]}
+        ]));
+        let p = plan_mounts(&s, Path::new("/")).unwrap();
+        assert_eq!(p[0].kind, MountKind::Fs);
+        assert_eq!(p[0].attr_set & libc::MOUNT_ATTR_NOSUID, libc::MOUNT_ATTR_NOSUID);
+        assert_eq!(p[0].attr_set & ATIME_MASK, libc::MOUNT_ATTR_STRICTATIME);
+        assert_eq!(p[0].data, vec!["mode=755", "size=65536k"]);
+        assert_eq!(p[1].kind, MountKind::Bind { recursive: true });
+        assert_eq!(p[1].attr_set, libc::MOUNT_ATTR_RDONLY);
+        assert_eq!(p[1].rec_set, libc::MOUNT_ATTR_NOSUID);
+        assert_eq!(p[1].propagation, libc::MS_PRIVATE | libc::MS_REC);
+    }
+
+    #[test]
+    fn bad_mounts_name_the_field() {
+        let s = spec_with(serde_json::json!([{"destination": "rel", "type": "tmpfs"}]));
+        assert!(plan_mounts(&s, Path::new("/")).unwrap_err().to_string().starts_with("mounts[0].destination"));
+        let s = spec_with(serde_json::json!([{"destination": "/a", "type": "bind", "source": "/nonexistent-hull", "options": ["bind"]}]));
+        assert!(plan_mounts(&s, Path::new("/")).unwrap_err().to_string().starts_with("mounts[0].source"));
+    }
+}

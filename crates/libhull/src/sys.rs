@@ -1,0 +1,503 @@
+//! The raw syscall layer: every `unsafe` call of the library that is not a plain libc
+//! convenience lives here, each with what it does and why.
+//!
+//! Everything above this module is safe Rust working on `OwnedFd`s. The wrappers return
+//! `std::io::Error` (errno); callers wrap it into their module's error with the path or field.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+pub fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string contains a NUL byte"))
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    let fd = check(ret)?;
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// openat2(2): open `path` relative to `dir` with `resolve` restrictions
+/// (RESOLVE_IN_ROOT keeps every symlink and `..` inside `dir`).
+pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    let mut how: libc::open_how = unsafe_zeroed_open_how();
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { mode as u64 } else { 0 };
+    how.resolve = resolve;
+    loop {
+        // SAFETY: `c` is a valid NUL-terminated string and `how` a valid open_how of the
+        // size we pass; the kernel only reads them.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        match check_fd(ret) {
+            // openat2 returns EAGAIN when a concurrent rename may have raced the lookup.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            r => return r,
+        }
+    }
+}
+
+fn unsafe_zeroed_open_how() -> libc::open_how {
+    // SAFETY: open_how is a plain C struct of integers; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// CLONE_INTO_CGROUP (libc's constant is deprecated for overflowing a c_int).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// The arguments of clone3(2) that hull uses.
+pub struct Clone3 {
+    pub flags: u64,
+    /// A cgroup v2 directory fd for CLONE_INTO_CGROUP.
+    pub cgroup: Option<RawFd>,
+    /// Where the kernel stores a pidfd of the child (CLONE_PIDFD).
+    pub want_pidfd: bool,
+}
+
+/// clone3(2) without a new stack: like fork(), the child continues on a copy of the caller's
+/// stack. Returns `(0, None)` in the child and `(pid, pidfd)` in the parent.
+///
+/// The caller must be single-threaded (hull's CLI is, by design), so the child's copy of the
+/// heap and of libc's locks is consistent.
+pub fn clone3(args: &Clone3) -> io::Result<(i32, Option<OwnedFd>)> {
+    let mut pidfd: RawFd = -1;
+    let mut ca: libc::clone_args = {
+        // SAFETY: clone_args is plain integers; zero is the documented "unused" value.
+        unsafe { std::mem::zeroed() }
+    };
+    let mut flags = args.flags;
+    if args.want_pidfd {
+        flags |= libc::CLONE_PIDFD as u64;
+        ca.pidfd = &mut pidfd as *mut RawFd as u64;
+    }
+    if let Some(cg) = args.cgroup {
+        flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = cg as u64;
+    }
+    ca.flags = flags;
+    ca.exit_signal = libc::SIGCHLD as u64;
+    // SAFETY: no stack is given, so the child runs on a copy-on-write copy of our stack,
+    // exactly like fork(); `ca` outlives the call and `pidfd` is written by the kernel.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &mut ca as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>())
+    };
+    let pid = check(ret)? as i32;
+    if pid == 0 {
+        return Ok((0, None));
+    }
+    let fd = if args.want_pidfd && pidfd >= 0 {
+        // SAFETY: CLONE_PIDFD made the kernel store a fresh descriptor that we now own.
+        Some(unsafe { OwnedFd::from_raw_fd(pidfd) })
+    } else {
+        None
+    };
+    Ok((pid, fd))
+}
+
+/// fork(2) for the cases that need a plain second process (a hook, a PID-namespace init).
+pub fn fork() -> io::Result<i32> {
+    // SAFETY: hull is single-threaded wherever it forks, so the child is consistent.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(pid)
+    }
+}
+
+/// open_tree(2): a detached copy (OPEN_TREE_CLONE) of the mount at `path` under `dir`.
+pub fn open_tree(dir: BorrowedFd<'_>, path: &Path, flags: u32) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    // SAFETY: valid fd and C string; the kernel returns a new descriptor.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), c.as_ptr(), flags | libc::OPEN_TREE_CLOEXEC)
+    };
+    check_fd(ret)
+}
+
+/// move_mount(2) from the detached mount `from` onto the directory or file `to` (both fds).
+pub fn move_mount_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
+    let empty = c"";
+    // SAFETY: both fds are valid for the call; empty paths with *_EMPTY_PATH mean "the fd itself".
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            empty.as_ptr(),
+            to.as_raw_fd(),
+            empty.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// mount_setattr(2) on the mount that `fd` refers to.
+pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clr: u64, propagation: u64) -> io::Result<()> {
+    let mut attr: libc::mount_attr = {
+        // SAFETY: plain integers.
+        unsafe { std::mem::zeroed() }
+    };
+    attr.attr_set = set;
+    attr.attr_clr = clr;
+    attr.propagation = propagation;
+    let mut flags = libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    let empty = c"";
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, `attr` is valid for its size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// fsopen(2): a new filesystem context of type `fstype`.
+pub fn fsopen(fstype: &str) -> io::Result<OwnedFd> {
+    let c = cstring(fstype)?;
+    // SAFETY: valid C string.
+    let ret = unsafe { libc::syscall(libc::SYS_fsopen, c.as_ptr(), libc::FSOPEN_CLOEXEC) };
+    check_fd(ret)
+}
+
+/// fsconfig(2) with FSCONFIG_SET_FLAG (`value == None`) or FSCONFIG_SET_STRING.
+pub fn fsconfig_set(fs: BorrowedFd<'_>, key: &str, value: Option<&str>) -> io::Result<()> {
+    let k = cstring(key)?;
+    let v = value.map(cstring).transpose()?;
+    let (cmd, vptr) = match &v {
+        Some(v) => (libc::FSCONFIG_SET_STRING, v.as_ptr()),
+        None => (libc::FSCONFIG_SET_FLAG, std::ptr::null()),
+    };
+    // SAFETY: valid fd and C strings that outlive the call.
+    let ret = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k.as_ptr(), vptr, 0) };
+    check(ret).map(|_| ())
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE) then fsmount(2): a detached mount of the configured filesystem.
+pub fn fsmount(fs: BorrowedFd<'_>, attr_flags: u64) -> io::Result<OwnedFd> {
+    // SAFETY: valid fd; CMD_CREATE takes no key or value.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            libc::FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    check(ret)?;
+    // SAFETY: valid fd; the kernel returns a new mount fd.
+    let ret = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attr_flags) };
+    check_fd(ret)
+}
+
+/// Reads the error log of a filesystem context after a failed fsconfig, if the kernel left one.
+pub fn fs_context_message(fs: BorrowedFd<'_>) -> Option<String> {
+    let mut buf = [0u8; 512];
+    // SAFETY: reading into a buffer we own, of the length we pass.
+    let n = unsafe { libc::read(fs.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return None;
+    }
+    let s = String::from_utf8_lossy(&buf[..n as usize]).trim().to_string();
+    Some(s.strip_prefix("e ").unwrap_or(&s).to_string())
+}
+
+/// Classic mount(2), used only where the new mount API has no equivalent
+/// (changing the propagation of an existing tree by path during setup).
+pub fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>) -> io::Result<()> {
+    let s = src.map(cstr).transpose()?;
+    let t = cstr(target)?;
+    let f = fstype.map(cstring).transpose()?;
+    let d = data.map(cstring).transpose()?;
+    // SAFETY: all pointers are NULL or valid C strings that outlive the call.
+    let ret = unsafe {
+        libc::mount(
+            s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            t.as_ptr(),
+            f.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            flags as libc::c_ulong,
+            d.as_ref().map_or(std::ptr::null(), |c| c.as_ptr().cast()),
+        )
+    };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// umount2(2).
+pub fn umount2(target: &Path, flags: i32) -> io::Result<()> {
+    let t = cstr(target)?;
+    // SAFETY: valid C string.
+    let ret = unsafe { libc::umount2(t.as_ptr(), flags) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// pivot_root(".", "."): used after fchdir() into the new root; the old root ends up on top of
+/// the new one and is detached right after by the caller.
+pub fn pivot_root_dot() -> io::Result<()> {
+    let dot = c".";
+    // SAFETY: both arguments are the valid C string ".".
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) };
+    check(ret).map(|_| ())
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: every fd from `first` up is closed at execve.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: only changes descriptor flags of this process.
+    let ret = unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// Closes every fd from `first` up now.
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: closes descriptors of this process; no Rust object may own them afterwards,
+    // which callers guarantee by calling this only right before execve.
+    let ret = unsafe { libc::close_range(first, u32::MAX, 0) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// Clears FD_CLOEXEC so `fd` survives execve (preserved and LISTEN_FDS descriptors).
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD/F_SETFD only touch descriptor flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// pidfd_open(2).
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: no pointers.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    check_fd(ret)
+}
+
+/// pidfd_send_signal(2): signal the process behind the pidfd, immune to pid reuse.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: valid fd; NULL siginfo means "as kill(2) would".
+    let ret = unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0)
+    };
+    check(ret).map(|_| ())
+}
+
+/// execve(2) of `path` with `argv` and `envp`; returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// execveat(fd, "", AT_EMPTY_PATH): execute the file an fd refers to (used to run hull from a
+/// read-only view of its own binary).
+pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    let empty = c"";
+    // SAFETY: NULL-terminated arrays of valid C strings; the fd is valid.
+    unsafe {
+        libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), empty.as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH)
+    };
+    io::Error::last_os_error()
+}
+
+/// mknodat(2).
+pub fn mknodat(dir: BorrowedFd<'_>, name: &Path, mode: u32, dev: u64) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid fd and C string.
+    let ret = unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// fchownat(fd, "", AT_EMPTY_PATH): chown what the fd refers to (an O_PATH fd works).
+pub fn fchown_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    let empty = c"";
+    // SAFETY: valid fd and empty path with AT_EMPTY_PATH.
+    let ret = unsafe { libc::fchownat(fd.as_raw_fd(), empty.as_ptr(), uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// fstat(2) on any fd, including O_PATH ones.
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    // SAFETY: zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let empty = c"";
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, `st` is writable.
+    let ret = unsafe { libc::fstatat(fd.as_raw_fd(), empty.as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) };
+    check(ret as libc::c_long).map(|_| st)
+}
+
+/// fstatfs(2): the filesystem magic of what `fd` refers to.
+pub fn fstatfs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    // SAFETY: zeroed statfs is a valid out-parameter.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and writable buffer.
+    let ret = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
+    check(ret as libc::c_long).map(|_| st.f_type as i64)
+}
+
+/// fstatvfs(2) flags (ST_RDONLY, ...).
+pub fn fstatvfs_flags(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: zeroed statvfs is a valid out-parameter.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and writable buffer.
+    let ret = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) };
+    check(ret as libc::c_long).map(|_| st.f_flag as u64)
+}
+
+/// setns(2).
+pub fn setns(fd: BorrowedFd<'_>, nstype: i32) -> io::Result<()> {
+    // SAFETY: valid fd.
+    let ret = unsafe { libc::setns(fd.as_raw_fd(), nstype) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// unshare(2).
+pub fn unshare(flags: i32) -> io::Result<()> {
+    // SAFETY: no pointers.
+    let ret = unsafe { libc::unshare(flags) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// prctl(2) with integer arguments.
+pub fn prctl(option: i32, arg2: u64, arg3: u64) -> io::Result<i32> {
+    // SAFETY: every option hull uses takes integer arguments only.
+    let ret = unsafe { libc::prctl(option, arg2 as libc::c_ulong, arg3 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    check(ret as libc::c_long).map(|r| r as i32)
+}
+
+/// ioprio_set(2) for the calling process.
+pub fn ioprio_set_self(value: i32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
+    check(ret).map(|_| ())
+}
+
+/// personality(2).
+pub fn personality(persona: u64) -> io::Result<()> {
+    // SAFETY: integer argument only.
+    let ret = unsafe { libc::personality(persona as libc::c_ulong) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr_self(policy: u32, flags: u64, nice: i32, priority: u32, runtime: u64, deadline: u64, period: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        sched_policy: policy,
+        sched_flags: flags,
+        sched_nice: nice,
+        sched_priority: priority,
+        sched_runtime: runtime,
+        sched_deadline: deadline,
+        sched_period: period,
+    };
+    // SAFETY: `attr` is a valid sched_attr (VER0 layout) whose size field says so.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    check(ret).map(|_| ())
+}
+
+/// ioctl(TIOCGPTPEER): open the peer (slave) of a pty master without a path lookup.
+pub fn tiocgptpeer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER takes open flags as an integer argument and returns a new fd.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    check_fd(ret as libc::c_long)
+}
+
+/// unlockpt(3) on a pty master.
+pub fn unlockpt(master: BorrowedFd<'_>) -> io::Result<()> {
+    let mut unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from the pointer we pass.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// ioctl(TIOCSCTTY): make `fd` our controlling terminal.
+pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: integer argument.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// ioctl(TIOCSWINSZ).
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads a winsize from the pointer.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// ioctl(TIOCGWINSZ).
+pub fn get_winsize(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
+    // SAFETY: zeroed winsize is a valid out-parameter.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize to the pointer.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    check(ret as libc::c_long).map(|_| (ws.ws_row, ws.ws_col))
+}
+
+/// dup2(2) without touching Rust ownership (used for stdio right before execve).
+pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: only changes the descriptor table; `to` is a stdio number no Rust object owns.
+    let ret = unsafe { libc::dup2(from, to) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// _exit(2): leave a forked child without running the parent's destructors or atexit handlers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: always safe; ends the process.
+    unsafe { libc::_exit(code) }
+}
