@@ -1,1 +1,339 @@
-fn main() {}
+//! hull: runc's command line over libhull. Argument parsing, output formats and exit codes
+//! only; everything a container is lives in the library.
+
+mod log;
+mod run;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use libhull::{CreateOptions, Runtime};
+
+use crate::log::Logger;
+
+#[derive(Parser, Debug)]
+#[command(name = "hull", about = "hull: an OCI container runtime with runc's command line", disable_version_flag = true)]
+struct Cli {
+    /// Root directory for storage of container state
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
+    /// Log file (default: stderr)
+    #[arg(long, global = true, default_value = "")]
+    log: String,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    /// Debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use the systemd cgroup driver (accepted; the systemd driver lands with the cgroups work)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless cgroup manager: true, false or auto
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    rootless: Option<String>,
+    /// Path to criu (accepted for compatibility)
+    #[arg(long, global = true)]
+    criu: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CreateArgs {
+    /// Path to the bundle directory
+    #[arg(short = 'b', long, default_value = ".")]
+    bundle: PathBuf,
+    /// Unix socket that receives the pty master
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// File to write the container's init pid to
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass N more fds (after stdio and LISTEN_FDS) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// The container id
+    id: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new specification file (config.json)
+    Spec {
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// Generate a config for a rootless container
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Create a container
+    Create {
+        #[command(flatten)]
+        args: CreateArgs,
+        /// Accepted for go-runc compatibility (create always detaches)
+        #[arg(short = 'd', long, hide = true)]
+        detach: bool,
+    },
+    /// Start a created container
+    Start { id: String },
+    /// Create and start a container
+    Run {
+        #[command(flatten)]
+        args: CreateArgs,
+        /// Detach from the container's process
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Do not delete the container after it exits
+        #[arg(long)]
+        keep: bool,
+        /// Do not make hull a child subreaper
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
+    },
+    /// Output the state of a container
+    State { id: String },
+    /// List containers
+    List {
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Send a signal to the container's init process
+    Kill {
+        /// Send the signal to all processes in the container
+        #[arg(short = 'a', long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container
+    Delete {
+        /// Kill the container first if it is running
+        #[arg(short = 'f', long)]
+        force: bool,
+        id: String,
+    },
+    /// Show the enabled features
+    Features,
+}
+
+fn default_root() -> PathBuf {
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
+            return Path::new(&x).join("hull");
+        }
+    }
+    PathBuf::from("/run/hull")
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let logger = match Logger::new(&cli.log, &cli.log_format, cli.debug) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if cli.version {
+        print_version();
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    let root = match &cli.root {
+        Some(r) => match std::path::absolute(r) {
+            Ok(p) if p != Path::new("/") => p,
+            _ => {
+                logger.error(&format!("--root: invalid root {}", r.display()));
+                return ExitCode::from(1);
+            }
+        },
+        None => default_root(),
+    };
+    let rt = Runtime::new(root);
+    if matches!(command, Command::Create { .. } | Command::Run { .. }) {
+        if let Err(why) = libhull::exeseal::ensure_sealed() {
+            logger.debug(&format!("binary not sealed: {why}"));
+        }
+    }
+    match dispatch(&rt, command, &logger) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            logger.error(&msg);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_version() {
+    println!("hull version {}", env!("CARGO_PKG_VERSION"));
+    if let Some(c) = option_env!("HULL_COMMIT").filter(|c| !c.is_empty()) {
+        println!("commit: {c}");
+    }
+    println!("spec: {}", libhull::OCI_VERSION);
+}
+
+fn create_options(a: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        keep_console: false,
+    }
+}
+
+fn dispatch(rt: &Runtime, command: Command, logger: &Logger) -> Result<u8, String> {
+    let err = |e: libhull::Error| e.to_string();
+    match command {
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                return Err(format!("File {} exists. Remove it first", path.display()));
+            }
+            std::fs::write(&path, libhull::spec::example::example_config(rootless)).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(0)
+        }
+        Command::Create { args, .. } => {
+            logger.debug(&format!("create {} from {}", args.id, args.bundle.display()));
+            rt.create(&args.id, &args.bundle, &create_options(&args)).map_err(err)?;
+            Ok(0)
+        }
+        Command::Start { id } => rt.start(&id).map(|_| 0).map_err(err),
+        Command::Run { args, detach, keep, no_subreaper } => {
+            run::run(rt, &args.id, &args.bundle, create_options(&args), detach, keep, no_subreaper, logger)
+        }
+        Command::State { id } => {
+            let st = rt.state(&id).map_err(err)?;
+            let s = serde_json::to_string_pretty(&st).map_err(|e| e.to_string())?;
+            print!("{s}");
+            let _ = std::io::stdout().flush();
+            Ok(0)
+        }
+        Command::List { format, quiet } => {
+            let all = rt.list().map_err(err)?;
+            let mut out = std::io::stdout().lock();
+            if quiet {
+                for s in &all {
+                    let _ = writeln!(out, "{}", s.id);
+                }
+                return Ok(0);
+            }
+            match format.as_str() {
+                "json" => {
+                    let s = serde_json::to_string(&all).map_err(|e| e.to_string())?;
+                    let _ = writeln!(out, "{s}");
+                }
+                "table" => {
+                    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+                    for s in &all {
+                        rows.push(vec![
+                            s.id.clone(),
+                            s.pid.to_string(),
+                            s.status.to_string(),
+                            s.bundle.display().to_string(),
+                            s.created.clone(),
+                            s.owner.clone().unwrap_or_default(),
+                        ]);
+                    }
+                    let _ = out.write_all(tabwrite(&rows).as_bytes());
+                }
+                f => return Err(format!("invalid format option: {f}")),
+            }
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = parse_signal(&signal)?;
+            rt.kill(&id, sig, all).map(|_| 0).map_err(err)
+        }
+        Command::Delete { force, id } => rt.delete(&id, force).map(|_| 0).map_err(err),
+        Command::Features => {
+            print!("{}", libhull::features::features_json());
+            Ok(0)
+        }
+    }
+}
+
+/// Go's tabwriter as runc configures it (minwidth 12, padding 3): every column but the last
+/// is padded to its widest cell.
+fn tabwrite(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, |r| r.len());
+    let mut widths = vec![0usize; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(cols.saturating_sub(1)) {
+            widths[i] = widths[i].max((c.chars().count() + 3).max(12));
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 < cols {
+                out.push_str(&format!("{c:<w$}", w = widths[i]));
+            } else {
+                out.push_str(c);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A signal by number (`9`), name (`KILL`) or full name (`SIGKILL`).
+pub fn parse_signal(s: &str) -> Result<i32, String> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=libc::SIGRTMAX()).contains(&n) {
+            return Ok(n);
+        }
+        return Err(format!("invalid signal: {s}"));
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<nix::sys::signal::Signal>().map(|s| s as i32).map_err(|_| format!("unknown signal {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("9"), Ok(9));
+        assert_eq!(parse_signal("KILL"), Ok(9));
+        assert_eq!(parse_signal("SIGKILL"), Ok(9));
+        assert_eq!(parse_signal("term"), Ok(15));
+        assert!(parse_signal("FOO").is_err());
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("65").is_err());
+    }
+
+    #[test]
+    fn table_like_go_tabwriter() {
+        let rows = vec![vec!["ID".into(), "PID".into(), "OWNER".into()], vec!["abc".into(), "12".into(), "root".into()]];
+        assert_eq!(tabwrite(&rows), "ID          PID         OWNER\nabc         12          root\n");
+    }
+}

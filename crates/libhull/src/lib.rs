@@ -8,16 +8,28 @@
 //! let rt = Runtime::new("/run/hull");
 //! let c = rt.create("demo", std::path::Path::new("/path/to/bundle"), &CreateOptions::default())?;
 //! rt.start("demo")?;
-//! let status = rt.wait(&c)?; // only the creating process can wait
+//! // The creating process is the init's parent and may wait for it.
+//! nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(c.pid), None).ok();
 //! rt.delete("demo", false)?;
 //! # Ok::<(), libhull::Error>(())
 //! ```
 
 pub mod cgroups;
+pub mod container;
+pub mod exeseal;
 pub mod features;
+pub mod hooks;
+pub mod process;
+pub mod procfs;
+pub mod rootfs;
+pub mod security;
 pub mod spec;
 pub mod state;
 pub mod sys;
+
+pub use container::{CreateOptions, Created, Runtime};
+pub use spec::example::OCI_VERSION;
+pub use state::{StateReport, Status};
 
 /// Every error the library returns; the variants carry the module's error with its path/field.
 #[derive(Debug, thiserror::Error)]

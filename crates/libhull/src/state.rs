@@ -88,10 +88,10 @@ pub struct StateReport {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
     #[serde(skip_serializing_if = "std::collections::HashMap::is_empty", default)]
     pub annotations: std::collections::HashMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A container's directory under the root.
@@ -129,15 +129,17 @@ impl StateDir {
     /// Takes the container's lock; blocks while another hull command holds it.
     pub fn lock(&self) -> Result<Lock, StateError> {
         let p = self.dir.join(LOCK_FILE);
-        let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(libc::O_CLOEXEC).open(&p).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                StateError::NotExist(self.id.clone())
-            } else {
-                io_err(&p)(e)
-            }
-        })?;
-        let locked = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| io_err(&p)(std::io::Error::from(e)))?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(libc::O_CLOEXEC).open(&p).map_err(
+            |e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    StateError::NotExist(self.id.clone())
+                } else {
+                    io_err(&p)(e)
+                }
+            },
+        )?;
+        let locked =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| io_err(&p)(std::io::Error::from(e)))?;
         Ok(Lock { _file: locked })
     }
 

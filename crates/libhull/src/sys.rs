@@ -11,8 +11,7 @@ use std::path::Path;
 
 fn cstr(p: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
 pub fn cstring(s: &str) -> io::Result<CString> {
@@ -102,9 +101,7 @@ pub fn clone3(args: &Clone3) -> io::Result<(i32, Option<OwnedFd>)> {
     ca.exit_signal = libc::SIGCHLD as u64;
     // SAFETY: no stack is given, so the child runs on a copy-on-write copy of our stack,
     // exactly like fork(); `ca` outlives the call and `pidfd` is written by the kernel.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &mut ca as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>())
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut ca as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>()) };
     let pid = check(ret)? as i32;
     if pid == 0 {
         return Ok((0, None));
@@ -133,9 +130,7 @@ pub fn fork() -> io::Result<i32> {
 pub fn open_tree(dir: BorrowedFd<'_>, path: &Path, flags: u32) -> io::Result<OwnedFd> {
     let c = cstr(path)?;
     // SAFETY: valid fd and C string; the kernel returns a new descriptor.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), c.as_ptr(), flags | libc::OPEN_TREE_CLOEXEC)
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), c.as_ptr(), flags | libc::OPEN_TREE_CLOEXEC) };
     check_fd(ret)
 }
 
@@ -310,9 +305,7 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
 /// pidfd_send_signal(2): signal the process behind the pidfd, immune to pid reuse.
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     // SAFETY: valid fd; NULL siginfo means "as kill(2) would".
-    let ret = unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0)
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0) };
     check(ret).map(|_| ())
 }
 
@@ -336,9 +329,7 @@ pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> io
     e.push(std::ptr::null());
     let empty = c"";
     // SAFETY: NULL-terminated arrays of valid C strings; the fd is valid.
-    unsafe {
-        libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), empty.as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH)
-    };
+    unsafe { libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), empty.as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH) };
     io::Error::last_os_error()
 }
 

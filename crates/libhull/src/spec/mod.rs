@@ -193,7 +193,11 @@ pub fn load_config(path: &Path) -> Result<Spec, SpecError> {
     serde_path_to_error::deserialize::<_, Spec>(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        SpecError::Parse { path: path.to_path_buf(), field: if field == "." { "(top level)".into() } else { field }, reason: inner.to_string() }
+        SpecError::Parse {
+            path: path.to_path_buf(),
+            field: if field == "." { "(top level)".into() } else { field },
+            reason: inner.to_string(),
+        }
     })
 }
 
@@ -255,7 +259,16 @@ fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Resul
         return Err(invalid(field, "not a valid sysctl name"));
     }
     // As runc: only namespaced sysctls, each needing its namespace.
-    let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
     if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
         if !has(LinuxNamespaceType::Ipc) {
             return Err(invalid(field, "needs a new IPC namespace"));
@@ -279,7 +292,10 @@ fn validate_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), SpecE
         for (name, v) in [("limit", m.limit()), ("reservation", m.reservation()), ("swap", m.swap())] {
             if let Some(v) = v {
                 if v < -1 {
-                    return Err(invalid(format!("linux.resources.memory.{name}"), format!("{v} is negative (only -1, unlimited, is allowed)")));
+                    return Err(invalid(
+                        format!("linux.resources.memory.{name}"),
+                        format!("{v} is negative (only -1, unlimited, is allowed)"),
+                    ));
                 }
             }
         }

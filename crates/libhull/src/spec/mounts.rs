@@ -134,7 +134,10 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
             } else if o.starts_with("idmap") || o.starts_with("ridmap") {
                 return Err(invalid(format!("mounts[{i}].options"), format!("{o:?}: idmapped mounts are not supported yet")));
             } else if bind {
-                return Err(invalid(format!("mounts[{i}].options"), format!("{o:?} is not a mount flag (a bind mount takes no filesystem options)")));
+                return Err(invalid(
+                    format!("mounts[{i}].options"),
+                    format!("{o:?} is not a mount flag (a bind mount takes no filesystem options)"),
+                ));
             } else {
                 plan.data.push(o.to_string());
             }

@@ -1,0 +1,393 @@
+//! container: the lifecycle operations (create, start, state, list, kill, delete) on a root
+//! directory of containers. This is the library's public face; the CLI only parses arguments
+//! and prints.
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cgroups::CgroupManager;
+use crate::hooks::{run_hooks, HookState};
+use crate::process::{self, SpawnOptions};
+use crate::procfs::ProcFs;
+use crate::spec::{validate_id, Plan};
+use crate::state::{self, ContainerState, StateDir, StateError, StateReport, Status};
+use crate::{sys, Error};
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Keep the pty master for the caller (foreground `run` with a terminal).
+    pub keep_console: bool,
+}
+
+/// A container just created: its init waits on the exec fifo.
+#[derive(Debug)]
+pub struct Created {
+    pub id: String,
+    pub pid: i32,
+    /// The pty master when `keep_console` was asked and the process has a terminal.
+    pub console: Option<OwnedFd>,
+}
+
+/// A root directory of containers (`--root`).
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub root: PathBuf,
+}
+
+fn other(msg: impl Into<String>) -> Error {
+    Error::Other(msg.into())
+}
+
+impl Runtime {
+    pub fn new(root: impl Into<PathBuf>) -> Runtime {
+        Runtime { root: root.into() }
+    }
+
+    fn dir(&self, id: &str) -> Result<StateDir, Error> {
+        validate_id(id)?;
+        Ok(StateDir::new(&self.root, id))
+    }
+
+    /// Creates a container from a bundle. Nothing touches the host until the whole config has
+    /// been checked; a failure half-way undoes every side effect (state dir, fifo, cgroup,
+    /// process).
+    pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
+        let sd = self.dir(id)?;
+        let plan = Plan::from_bundle(bundle)?;
+        if plan.terminal && opts.console_socket.is_none() && !opts.keep_console {
+            return Err(other("process.terminal: cannot allocate a tty if hull will detach without setting --console-socket"));
+        }
+        if !plan.terminal && opts.console_socket.is_some() {
+            return Err(other("--console-socket: cannot use a console socket when process.terminal is false"));
+        }
+        if !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::Mount) {
+            return Err(other("linux.namespaces: a mount namespace is required"));
+        }
+        let linux = plan.spec.linux().as_ref();
+        let mut cgroup = CgroupManager::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+        let pid_file = opts.pid_file.as_ref().map(std::path::absolute).transpose().map_err(|e| other(format!("--pid-file: {e}")))?;
+        let listen_fds = listen_fds();
+        let procfs = ProcFs::open().map_err(|e| other(format!("/proc: {e}")))?;
+
+        // Side effects start here; `undo` reverts them on any error.
+        sd.create()?;
+        let mut undo = Undo { sd: sd.clone(), cgroup: None, pid: None };
+        let _lock = sd.lock()?;
+        let fifo_path = sd.fifo_path();
+        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
+        // The init gets only an O_PATH handle, never the state directory itself.
+        let fifo = sys::openat2(nix::fcntl::AT_FDCWD, &fifo_path, libc::O_PATH, 0, 0)
+            .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
+        cgroup.create()?;
+        undo.cgroup = Some(cgroup.clone());
+
+        let spawn_opts = SpawnOptions {
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            listen_fds,
+            console_socket: opts.console_socket.clone(),
+        };
+        let owner = nix::unistd::geteuid().as_raw();
+        let mut on_ready = |pid: i32| -> Result<(), String> {
+            let start = state::proc_stat(pid).map(|s| s.0).ok_or("the container init vanished")?;
+            let st = ContainerState {
+                id: id.to_string(),
+                init_process_pid: pid,
+                init_process_start: start,
+                created: state::now_rfc3339(),
+                bundle: plan.bundle.clone(),
+                rootfs: plan.rootfs.clone(),
+                owner,
+                cgroup: cgroup.clone(),
+                config: plan.spec.clone(),
+                started: false,
+            };
+            sd.save(&st).map_err(|e| e.to_string())?;
+            if let Some(p) = &pid_file {
+                write_pid_file(p, pid)?;
+            }
+            Ok(())
+        };
+        let spawned = process::spawn(&plan, id, &cgroup, &procfs, fifo, &spawn_opts, &mut undo.pid, &mut on_ready).map_err(other);
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(p) = &pid_file {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e);
+            }
+        };
+        undo.disarm();
+        Ok(Created { id: id.to_string(), pid: spawned.pid, console: if opts.keep_console { spawned.console } else { None } })
+    }
+
+    /// Loads a container's record and its status as the kernel sees it now.
+    pub fn load(&self, id: &str) -> Result<(StateDir, ContainerState, Status), Error> {
+        let sd = self.dir(id)?;
+        let st = sd.load()?;
+        let status = derive_status(&sd, &st);
+        Ok((sd, st, status))
+    }
+
+    /// Releases a created container's process (it execs the user's program).
+    pub fn start(&self, id: &str) -> Result<(), Error> {
+        let sd = self.dir(id)?;
+        let _lock = lock_existing(&sd)?;
+        let (_, st, status) = self.load(id)?;
+        match status {
+            Status::Created => {}
+            Status::Stopped => return Err(other("cannot start a container that has stopped")),
+            Status::Running | Status::Paused => return Err(other("cannot start an already running container")),
+            Status::Creating => return Err(other("cannot start a container that is still being created")),
+        }
+        let fifo_path = sd.fifo_path();
+        let mut fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&fifo_path)
+            .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
+        // The init is blocked opening the fifo for writing; our open released it. Wait for its
+        // byte, watching that it does not die instead.
+        let mut byte = [0u8; 1];
+        loop {
+            let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
+            match fifo.read(&mut byte) {
+                Ok(1) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(other(format!("{}: {e}", fifo_path.display()))),
+            }
+            if !state::process_alive(st.init_process_pid, st.init_process_start) {
+                return Err(other("container init exited before it was started"));
+            }
+        }
+        let _ = std::fs::remove_file(&fifo_path);
+        let mut st2 = st.clone();
+        st2.started = true;
+        sd.save(&st2)?;
+        let hs = hook_state(&st, "running");
+        run_hooks("poststart", st.config.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &hs).map_err(|e| other(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The `state` report of a container.
+    pub fn state(&self, id: &str) -> Result<StateReport, Error> {
+        let (_, st, status) = self.load(id)?;
+        Ok(report(&st, status, false))
+    }
+
+    /// Every container under the root, with owners (`list`).
+    pub fn list(&self) -> Result<Vec<StateReport>, Error> {
+        let ids = match state::list_ids(&self.root) {
+            Ok(ids) => ids,
+            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Ok((_, st, status)) = self.load(&id) {
+                out.push(report(&st, status, true));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends `sig` to the container's init, or with `all` to every process in its cgroup.
+    pub fn kill(&self, id: &str, sig: i32, all: bool) -> Result<(), Error> {
+        let (_, st, status) = self.load(id)?;
+        if status == Status::Stopped {
+            if all {
+                return Ok(());
+            }
+            return Err(other("container not running"));
+        }
+        if all {
+            for pid in st.cgroup.pids()? {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::try_from(sig).ok());
+            }
+        }
+        signal_init(&st, sig)
+    }
+
+    /// Deletes a container: stopped ones always, created ones by killing them, running ones
+    /// only with `force`. Runs the poststop hooks and removes the cgroup and state.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
+        let sd = self.dir(id)?;
+        if !sd.exists() {
+            return Err(StateError::NotExist(id.to_string()).into());
+        }
+        let _lock = lock_existing(&sd)?;
+        let st = match sd.load() {
+            Ok(st) => st,
+            // A directory without state.json is an aborted create: just remove it.
+            Err(StateError::NotExist(_)) => return Ok(sd.remove()?),
+            Err(e) => return Err(e.into()),
+        };
+        let status = derive_status(&sd, &st);
+        match status {
+            Status::Stopped => {}
+            Status::Created => kill_and_wait(&st)?,
+            Status::Running | Status::Paused | Status::Creating if force => kill_and_wait(&st)?,
+            s => return Err(other(format!("cannot delete container {id} that is not stopped: {s}"))),
+        }
+        destroy(&sd, &st)
+    }
+}
+
+fn lock_existing(sd: &StateDir) -> Result<state::Lock, Error> {
+    if !sd.exists() {
+        return Err(StateError::NotExist(sd.id.clone()).into());
+    }
+    Ok(sd.lock()?)
+}
+
+/// The status as the kernel sees it: the recorded init alive (same start time), the fifo still
+/// there (not started), the freezer.
+pub fn derive_status(sd: &StateDir, st: &ContainerState) -> Status {
+    if !state::process_alive(st.init_process_pid, st.init_process_start) {
+        return Status::Stopped;
+    }
+    if sd.fifo_path().exists() {
+        return Status::Created;
+    }
+    Status::Running
+}
+
+fn report(st: &ContainerState, status: Status, with_owner: bool) -> StateReport {
+    StateReport {
+        oci_version: crate::OCI_VERSION.to_string(),
+        id: st.id.clone(),
+        pid: if status == Status::Stopped { 0 } else { st.init_process_pid },
+        status,
+        bundle: st.bundle.clone(),
+        rootfs: st.rootfs.clone(),
+        created: st.created.clone(),
+        owner: if with_owner { Some(state::owner_name(st.owner)) } else { None },
+        annotations: st.config.annotations().clone().unwrap_or_default(),
+    }
+}
+
+fn hook_state(st: &ContainerState, status: &str) -> HookState {
+    HookState {
+        oci_version: crate::OCI_VERSION.to_string(),
+        id: st.id.clone(),
+        status: status.to_string(),
+        pid: st.init_process_pid,
+        bundle: st.bundle.display().to_string(),
+        annotations: st.config.annotations().clone().unwrap_or_default(),
+    }
+}
+
+/// Signals the init through a pidfd opened and then checked against the recorded start time,
+/// so a pid reused by another process is never signalled.
+fn signal_init(st: &ContainerState, sig: i32) -> Result<(), Error> {
+    let pidfd = match sys::pidfd_open(st.init_process_pid) {
+        Ok(fd) => fd,
+        Err(_) => return Err(other("container not running")),
+    };
+    if !state::process_alive(st.init_process_pid, st.init_process_start) {
+        return Err(other("container not running"));
+    }
+    sys::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| other(format!("signal {sig}: {e}")))
+}
+
+/// SIGKILL the init and everything in its cgroup, then wait until the init is gone.
+fn kill_and_wait(st: &ContainerState) -> Result<(), Error> {
+    if let Ok(pids) = st.cgroup.pids() {
+        for pid in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let _ = signal_init(st, libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state::process_alive(st.init_process_pid, st.init_process_start) {
+        if Instant::now() > deadline {
+            return Err(other(format!("container init {} did not die after SIGKILL", st.init_process_pid)));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
+    // Stragglers of a container without its own PID namespace stay in the cgroup.
+    if let Ok(pids) = st.cgroup.pids() {
+        for pid in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let cg = st.cgroup.destroy();
+    let hs = hook_state(st, "stopped");
+    let hooks = run_hooks("poststop", st.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &hs);
+    sd.remove()?;
+    cg?;
+    hooks.map_err(|e| other(e.to_string()))
+}
+
+/// Undoes a half-made create.
+struct Undo {
+    sd: StateDir,
+    cgroup: Option<CgroupManager>,
+    pid: Option<i32>,
+}
+
+impl Undo {
+    fn disarm(mut self) {
+        self.cgroup = None;
+        self.pid = None;
+        self.sd.id.clear();
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if self.sd.id.is_empty() {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(p, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Ok(pids) = cg.pids() {
+                for pid in pids {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+            let _ = cg.destroy();
+        }
+        let _ = self.sd.remove();
+    }
+}
+
+/// Writes the pid file atomically (a temporary file beside it, then rename), as runc does.
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| format!("--pid-file {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("--pid-file {}: {e}", path.display()))
+}
+
+/// `LISTEN_FDS` for us (LISTEN_PID names this process): socket-activation fds to pass on.
+fn listen_fds() -> u32 {
+    let pid_ok = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    if !pid_ok {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
+}

@@ -1,0 +1,211 @@
+//! process: making the container's init. This file is the parent (hull) side; `init.rs` is the
+//! child side, so a reader always knows which side of the clone a line runs on.
+//!
+//! One clone3() makes the init, with every new namespace in the same call and, on a cgroup v2
+//! host, CLONE_INTO_CGROUP. Only when the config joins namespaces by path (which must happen
+//! before the rest are created) does the child setns()/unshare() itself, and then a PID
+//! namespace needs one more fork.
+
+pub mod init;
+pub mod sync;
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxNamespaceType;
+
+use crate::cgroups::CgroupManager;
+use crate::hooks::{run_hooks, HookState};
+use crate::procfs::ProcFs;
+use crate::spec::{ns_flag, Plan};
+use crate::sys;
+use sync::{Channel, Msg};
+
+/// How the caller wants the init made.
+#[derive(Debug, Default, Clone)]
+pub struct SpawnOptions {
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// `--preserve-fds N`.
+    pub preserve_fds: u32,
+    /// `LISTEN_FDS` passed through (socket activation).
+    pub listen_fds: u32,
+    /// Where to send the pty master (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+}
+
+/// The init, made and waiting on the exec fifo.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: i32,
+    /// The pty master, when the process has a terminal and no console socket took it.
+    pub console: Option<OwnedFd>,
+}
+
+/// Makes the init and drives its setup until it waits on the exec fifo. `on_ready(pid)` runs
+/// when the init has finished everything that needs privileges (the caller saves state.json).
+/// On error the caller kills `pid_hint` (if set) and cleans up.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn(
+    plan: &Plan,
+    id: &str,
+    cgroup: &CgroupManager,
+    procfs: &ProcFs,
+    fifo: OwnedFd,
+    opts: &SpawnOptions,
+    pid_hint: &mut Option<i32>,
+    on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
+) -> Result<Spawned, String> {
+    let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let joins = plan.namespaces.iter().any(|n| n.path.is_some());
+    let cgroup_fd = cgroup.clone_into_fd();
+    let mut flags: u64 = 0;
+    let mut late_cgroupns = false;
+    if !joins {
+        for ns in &plan.namespaces {
+            if ns.kind == LinuxNamespaceType::Cgroup && cgroup_fd.is_none() {
+                // Without CLONE_INTO_CGROUP the init is placed after the clone; its cgroup
+                // namespace must be made after that, so it is rooted at the container's cgroup.
+                late_cgroupns = true;
+                continue;
+            }
+            flags |= ns_flag(ns.kind) as u64;
+        }
+    } else if plan.new_namespace(LinuxNamespaceType::Cgroup) && cgroup_fd.is_some() {
+        // Joins happen in the child; the cgroup namespace is unshared there too.
+    }
+    let ctx = init::InitContext {
+        plan,
+        id,
+        chan: child,
+        fifo,
+        procfs,
+        cgroup_paths: cgroup.paths.clone(),
+        cloned_namespaces: !joins,
+        late_cgroupns,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        extra_fds: opts.preserve_fds + opts.listen_fds,
+        listen_fds: opts.listen_fds,
+    };
+    let args = sys::Clone3 { flags, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false };
+    let (pid, _) = sys::clone3(&args).map_err(|e| format!("clone3: {e}"))?;
+    if pid == 0 {
+        drop(parent);
+        init::run(ctx);
+    }
+    let init::InitContext { chan: child_end, fifo, .. } = ctx;
+    drop(child_end);
+    drop(fifo);
+    *pid_hint = Some(pid);
+
+    let mut init_pid = pid;
+    let mut intermediate = if joins { Some(pid) } else { None };
+    let mut console = None;
+
+    if cgroup_fd.is_none() {
+        cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+    }
+    if let Some(res) = plan.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(res).map_err(|e| e.to_string())?;
+    }
+    if let Some(adj) = plan.process().oom_score_adj() {
+        procfs.write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes()).map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) {
+                " (lowering it needs CAP_SYS_RESOURCE)"
+            } else {
+                ""
+            };
+            format!("process.oomScoreAdj: {adj}: {e}{hint}")
+        })?;
+    }
+    if !joins && plan.new_namespace(LinuxNamespaceType::User) {
+        write_id_maps(plan, procfs, pid)?;
+    }
+    parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+
+    loop {
+        let msg = parent.recv().map_err(|e| format!("sync: {e}"))?;
+        match msg {
+            Some((Msg::NeedIdMaps, _)) => {
+                write_id_maps(plan, procfs, init_pid)?;
+                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+            }
+            Some((Msg::InitPid(p), _)) => {
+                if let Some(mid) = intermediate.take() {
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
+                }
+                init_pid = p;
+                *pid_hint = Some(p);
+            }
+            Some((Msg::Console, fd)) => {
+                let fd = fd.ok_or("the init sent no pty master")?;
+                match &opts.console_socket {
+                    Some(sock) => send_console(sock, fd.as_fd())?,
+                    None => console = Some(fd),
+                }
+            }
+            Some((Msg::RunHooks, _)) => {
+                let st = HookState {
+                    oci_version: crate::OCI_VERSION.to_string(),
+                    id: id.to_string(),
+                    status: "creating".to_string(),
+                    pid: init_pid,
+                    bundle: plan.bundle.display().to_string(),
+                    annotations: plan.spec.annotations().clone().unwrap_or_default(),
+                };
+                let hooks = plan.spec.hooks().as_ref();
+                #[allow(deprecated)]
+                run_hooks("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st).map_err(|e| e.to_string())?;
+                run_hooks("createRuntime", hooks.and_then(|h| h.create_runtime().as_ref()), &st).map_err(|e| e.to_string())?;
+                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+            }
+            Some((Msg::Ready, _)) => {
+                on_ready(init_pid)?;
+                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+            }
+            Some((Msg::Done, _)) => break,
+            Some((Msg::Error(m), _)) => return Err(m),
+            Some((Msg::Continue, _)) => return Err("unexpected message from the container init".into()),
+            None => return Err("the container init exited during setup".into()),
+        }
+    }
+    if let Some(mid) = intermediate.take() {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
+    }
+    Ok(Spawned { pid: init_pid, console })
+}
+
+/// Writes uid_map and gid_map of `pid` (and `setgroups` = deny when hull is not root, since an
+/// unprivileged writer may only map its own ids).
+fn write_id_maps(plan: &Plan, procfs: &ProcFs, pid: i32) -> Result<(), String> {
+    let Some(l) = plan.spec.linux() else { return Ok(()) };
+    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        maps.iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    };
+    if !nix::unistd::geteuid().is_root() {
+        procfs.write(&format!("{pid}/setgroups"), b"deny").map_err(|e| format!("/proc/{pid}/setgroups: {e}"))?;
+    }
+    procfs
+        .write(&format!("{pid}/uid_map"), fmt(l.uid_mappings()).as_bytes())
+        .map_err(|e| format!("linux.uidMappings: /proc/{pid}/uid_map: {e}"))?;
+    procfs
+        .write(&format!("{pid}/gid_map"), fmt(l.gid_mappings()).as_bytes())
+        .map_err(|e| format!("linux.gidMappings: /proc/{pid}/gid_map: {e}"))?;
+    Ok(())
+}
+
+/// Sends the pty master to `--console-socket` with SCM_RIGHTS, as runc does (the payload is
+/// the terminal's name; receivers such as conmon and containerd only use the fd).
+fn send_console(sock: &Path, master: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+    use nix::sys::socket::{connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
+    let err = |e: nix::Error| format!("--console-socket {}: {e}", sock.display());
+    let s = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(err)?;
+    let addr = UnixAddr::new(sock).map_err(err)?;
+    connect(s.as_raw_fd(), &addr).map_err(err)?;
+    let name = b"/dev/ptmx";
+    let iov = [std::io::IoSlice::new(name)];
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(s.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None).map_err(err)?;
+    Ok(())
+}

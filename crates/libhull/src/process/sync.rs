@@ -1,0 +1,123 @@
+//! The parent/init sync channel: a SOCK_SEQPACKET socketpair carrying one small JSON message a
+//! packet, with an fd attached where a message hands one over (the pty master).
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+/// Messages between hull (parent) and the container's init (child).
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub enum Msg {
+    /// parent -> child: go on (ids mapped, cgroup joined, state saved, ...).
+    Continue,
+    /// child -> parent: I unshared a user namespace; write my id maps.
+    NeedIdMaps,
+    /// child -> parent: the container's init is this (host) pid (after a second fork).
+    InitPid(i32),
+    /// child -> parent: the pty master is attached.
+    Console,
+    /// child -> parent: run the prestart and createRuntime hooks now.
+    RunHooks,
+    /// child -> parent: setup done up to the user switch; save the state.
+    Ready,
+    /// child -> parent: everything done; about to wait on the exec fifo.
+    Done,
+    /// child -> parent: setup failed.
+    Error(String),
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A connected pair: (parent end, child end), both close-on-exec.
+    pub fn pair() -> std::io::Result<(Channel, Channel)> {
+        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn send(&self, msg: &Msg) -> std::io::Result<()> {
+        self.send_with_fd(msg, None)
+    }
+
+    pub fn send_with_fd(&self, msg: &Msg, fd: Option<BorrowedFd<'_>>) -> std::io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
+        let iov = [IoSlice::new(&data)];
+        let fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let c: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, c, MsgFlags::MSG_NOSIGNAL, None)?;
+        Ok(())
+    }
+
+    /// Receives one message; `Ok(None)` when the other side closed its end.
+    pub fn recv(&self) -> std::io::Result<Option<(Msg, Option<OwnedFd>)>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cbuf = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let r = loop {
+                match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    r => break r?,
+                }
+            };
+            let mut fd = None;
+            for c in r.cmsgs()? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for f in fds {
+                        // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                        let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                        if fd.is_none() {
+                            fd = Some(owned);
+                        }
+                    }
+                }
+            }
+            (r.bytes, fd)
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let msg: Msg = serde_json::from_slice(&buf[..n]).map_err(std::io::Error::other)?;
+        Ok(Some((msg, fd)))
+    }
+
+    /// Waits for `Continue`; anything else (or EOF) is an error.
+    pub fn expect_continue(&self) -> std::io::Result<()> {
+        match self.recv()? {
+            Some((Msg::Continue, _)) => Ok(()),
+            Some((m, _)) => Err(std::io::Error::other(format!("unexpected message from hull: {m:?}"))),
+            None => Err(std::io::Error::other("hull closed the sync channel")),
+        }
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn roundtrip_with_fd() {
+        let (a, b) = Channel::pair().unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        a.send_with_fd(&Msg::Console, Some(f.as_fd())).unwrap();
+        a.send(&Msg::Error("x".into())).unwrap();
+        let (m, fd) = b.recv().unwrap().unwrap();
+        assert_eq!(m, Msg::Console);
+        assert!(fd.is_some());
+        assert_eq!(b.recv().unwrap().unwrap().0, Msg::Error("x".into()));
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+    }
+}
