@@ -85,11 +85,19 @@ impl Runtime {
         let fifo_path = sd.fifo_path();
         nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
+        // Writable by the container's user whatever our umask: the init opens it after
+        // switching to process.user.
+        std::fs::set_permissions(&fifo_path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
         // The init gets only an O_PATH handle, never the state directory itself.
         let fifo = sys::openat2(nix::fcntl::AT_FDCWD, &fifo_path, libc::O_PATH, 0, 0)
             .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
+        // Limits are in place before the init exists (on v1 the devices policy applies even
+        // when the config has no resources).
+        let default_resources = oci_spec::runtime::LinuxResources::default();
+        cgroup.apply(linux.and_then(|l| l.resources().as_ref()).unwrap_or(&default_resources))?;
 
         let spawn_opts = SpawnOptions {
             no_pivot: opts.no_pivot,

@@ -51,56 +51,77 @@ pub enum Leaf {
     File,
 }
 
-/// `mkdir -p` inside the root, one component at a time, each resolved in the root; the last
-/// component is made a directory or an empty file. Returns an O_PATH fd of the result.
+/// `mkdir -p` inside the root: every component is looked up in a directory already resolved
+/// inside the root, symlinks are followed by hand with the root as `/` (so a dangling link in
+/// the image leads to a directory made inside the root, never outside), and only plain names
+/// are created. The last component is made a directory or an empty file. Returns an O_PATH
+/// fd of the result.
 pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> io::Result<OwnedFd> {
     if let Ok(fd) = open_in_root(root, path, libc::O_PATH) {
         return Ok(fd);
     }
-    let comps: Vec<&std::ffi::OsStr> = rel(path)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    let mut prefix = PathBuf::new();
-    let mut cur = open_in_root(root, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
-    for (i, name) in comps.iter().enumerate() {
-        prefix.push(name);
-        let last = i + 1 == comps.len();
-        match open_in_root(root, &prefix, libc::O_PATH) {
-            Ok(fd) => {
-                cur = fd;
+    let comps = |p: &Path| -> Vec<std::ffi::OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut pending: std::collections::VecDeque<std::ffi::OsString> = comps(path).into();
+    let mut prefix: Vec<std::ffi::OsString> = Vec::new();
+    let mut links = 0;
+    let joined = |p: &[std::ffi::OsString]| -> PathBuf { p.iter().collect::<PathBuf>() };
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            // `prefix` holds real directories only, so `..` is lexical, clamped at the root.
+            prefix.pop();
+            continue;
+        }
+        let dir = open_in_root(root, &joined(&prefix), libc::O_RDONLY | libc::O_DIRECTORY)?;
+        match nix::fcntl::readlinkat(dir.as_fd(), name.as_os_str()) {
+            Ok(target) => {
+                links += 1;
+                if links > 40 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = PathBuf::from(target);
+                if target.is_absolute() {
+                    prefix.clear();
+                }
+                for c in comps(&target).into_iter().rev() {
+                    pending.push_front(c);
+                }
                 continue;
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
-        }
-        // `cur` is the real directory the previous prefix resolved to; create one plain name in it.
-        let dirfd = sys::openat2(cur.as_fd(), Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0, 0)?;
-        let r = if last && leaf == Leaf::File {
-            nix::fcntl::openat(
-                dirfd.as_fd(),
-                *name,
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_EXCL
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC
-                    | nix::fcntl::OFlag::O_NOFOLLOW,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            )
-            .map(drop)
-        } else {
-            nix::sys::stat::mkdirat(dirfd.as_fd(), *name, nix::sys::stat::Mode::from_bits_truncate(0o755))
-        };
-        match r {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(nix::errno::Errno::EINVAL) => {} // exists and is not a symlink
+            Err(nix::errno::Errno::ENOENT) => {
+                let r = if pending.is_empty() && leaf == Leaf::File {
+                    nix::fcntl::openat(
+                        dir.as_fd(),
+                        name.as_os_str(),
+                        nix::fcntl::OFlag::O_CREAT
+                            | nix::fcntl::OFlag::O_EXCL
+                            | nix::fcntl::OFlag::O_WRONLY
+                            | nix::fcntl::OFlag::O_CLOEXEC
+                            | nix::fcntl::OFlag::O_NOFOLLOW,
+                        nix::sys::stat::Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    nix::sys::stat::mkdirat(dir.as_fd(), name.as_os_str(), nix::sys::stat::Mode::from_bits_truncate(0o755))
+                };
+                match r {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Err(e) => return Err(e.into()),
         }
-        cur = open_in_root(root, &prefix, libc::O_PATH)?;
+        prefix.push(name);
     }
-    Ok(cur)
+    open_in_root(root, &joined(&prefix), libc::O_PATH)
 }
 
 /// Sets up the rootfs before pivot_root: propagation, the rootfs bind mount, the config's
@@ -130,6 +151,9 @@ pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, Pa
         create_devices(root.as_fd(), plan)?;
     }
     dev_symlinks(root.as_fd())?;
+    // A missing cwd is made now, while the root may still be written (as runc does).
+    let cwd = plan.process().cwd();
+    mkdir_all_in_root(root.as_fd(), cwd, Leaf::Dir).map_err(|e| RootfsError::Path { path: cwd.clone(), source: e })?;
     Ok(root)
 }
 

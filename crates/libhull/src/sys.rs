@@ -98,7 +98,8 @@ pub fn clone3(args: &Clone3) -> io::Result<(i32, Option<OwnedFd>)> {
         ca.cgroup = cg as u64;
     }
     ca.flags = flags;
-    ca.exit_signal = libc::SIGCHLD as u64;
+    // With CLONE_PARENT the child inherits our exit signal; clone3 wants 0 here.
+    ca.exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 };
     // SAFETY: no stack is given, so the child runs on a copy-on-write copy of our stack,
     // exactly like fork(); `ca` outlives the call and `pidfd` is written by the kernel.
     let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut ca as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>()) };

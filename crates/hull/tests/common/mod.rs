@@ -6,8 +6,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -34,6 +35,48 @@ pub fn require_root() -> bool {
     }
 }
 
+/// Calls `f` every 20 ms until it returns `Some`, or gives up after `timeout`.
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit; kills it (and fails) if it does not.
+pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
+    match poll(timeout, || child.try_wait().expect("wait for child")) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child {} did not exit within {timeout:?}", child.id());
+        }
+    }
+}
+
+/// Whether host process `pid` is gone or a zombie (it has ended, reaped or not).
+pub fn pid_ended(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state field follows the command name, which is in parentheses and may hold spaces.
+        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(false),
+        Err(_) => true,
+    }
+}
+
+/// The result of a runtime command whose stdout and stderr went to files.
+pub struct Detached {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -56,9 +99,9 @@ impl Drop for TempDir {
 
 /// The busybox applets linked into every test rootfs.
 const APPLETS: &[&str] = &[
-    "sh", "true", "false", "echo", "sleep", "cat", "ls", "id", "ps", "mount", "hostname", "env", "pwd", "stat",
-    "touch", "mkdir", "rm", "grep", "head", "tail", "wc", "readlink", "ln", "test", "[", "umask", "printf",
-    "uname", "kill", "chmod", "dd", "sed", "awk", "tr", "cut", "sort", "seq", "nproc", "date", "realpath",
+    "sh", "true", "false", "echo", "sleep", "cat", "ls", "id", "ps", "mount", "hostname", "env", "pwd", "stat", "touch", "mkdir", "rm",
+    "grep", "head", "tail", "wc", "readlink", "ln", "test", "[", "umask", "printf", "uname", "kill", "chmod", "dd", "sed", "awk", "tr",
+    "cut", "sort", "seq", "nproc", "date", "realpath",
 ];
 
 /// A bundle: `rootfs/` with a static busybox, and `config.json` made by the runtime's `spec`
@@ -97,8 +140,25 @@ impl Bundle {
         self.dir.path()
     }
 
+    /// A bundle whose process is `sh -c script`.
+    pub fn sh(script: &str) -> Bundle {
+        Bundle::new(&["sh", "-c", script])
+    }
+
+    /// The bundle directory as a command-line argument.
+    pub fn arg(&self) -> &str {
+        self.path().to_str().expect("bundle path is UTF-8")
+    }
+
     pub fn rootfs(&self) -> PathBuf {
         self.dir.path().join("rootfs")
+    }
+
+    /// Drops the namespace of type `ty` ("pid", "network", ...) from `linux.namespaces` (not saved).
+    pub fn remove_namespace(&mut self, ty: &str) {
+        if let Some(list) = self.config["linux"]["namespaces"].as_array_mut() {
+            list.retain(|ns| ns["type"] != ty);
+        }
     }
 
     /// Writes `config` to config.json.
@@ -148,8 +208,66 @@ impl Runtime {
     /// Runs and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed ({:?}):\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the runtime with `args`, stdin closed and stdout/stderr sent to the files `out` and `err`
+    /// (created or truncated). Files, not pipes: a container started by `create` or `run --detach`
+    /// inherits them, and a pipe it holds open would make a reader wait until the container ends.
+    pub fn run_to_files(&self, args: &[&str], out: &Path, err: &Path) -> ExitStatus {
+        let o = std::fs::File::create(out).expect("create stdout file");
+        let e = std::fs::File::create(err).expect("create stderr file");
+        self.cmd().args(args).stdin(Stdio::null()).stdout(o).stderr(e).status().expect("spawn runtime")
+    }
+
+    /// Like `run`, for commands that leave a container behind (`create`, `run --detach`): the
+    /// output is collected through temporary files.
+    pub fn run_detached(&self, args: &[&str]) -> Detached {
+        let io = TempDir::new("io");
+        let (out, err) = (io.path().join("stdout"), io.path().join("stderr"));
+        let status = self.run_to_files(args, &out, &err);
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        Detached { status, stdout: read(&out), stderr: read(&err) }
+    }
+
+    /// `create --bundle B id`, which must succeed; the container's stdio goes nowhere.
+    pub fn create(&self, b: &Bundle, id: &str) {
+        let bundle = b.path().to_str().expect("bundle path is UTF-8");
+        let d = self.run_detached(&["create", "--bundle", bundle, id]);
+        assert!(d.status.success(), "create {id} failed ({:?}):\nstdout: {}\nstderr: {}", d.status, d.stdout, d.stderr);
+    }
+
+    /// `create` then `start`: a running container (or one already ended, if its process is short).
+    pub fn create_and_start(&self, b: &Bundle, id: &str) {
+        self.create(b, id);
+        self.ok(&["start", id]);
+    }
+
+    /// The `status` field of `state`, or `None` if `state` fails.
+    pub fn status(&self, id: &str) -> Option<String> {
+        let out = self.run(&["state", id]);
+        if !out.status.success() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["status"].as_str().map(str::to_owned)
+    }
+
+    /// Polls `state` until the status is `want`; false if it is not within `timeout`.
+    pub fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> bool {
+        poll(timeout, || (self.status(id).as_deref() == Some(want)).then_some(())).is_some()
+    }
+
+    /// The host pid of a container's init, from `state`.
+    pub fn pid(&self, id: &str) -> i64 {
+        self.state(id)["pid"].as_i64().expect("state has a numeric pid")
     }
 
     /// `run --bundle B id`: the container's output and exit status, the container deleted after.
@@ -163,7 +281,13 @@ impl Runtime {
     /// `run` that must succeed: returns stdout.
     pub fn run_ok(&self, b: &Bundle) -> String {
         let out = self.run_bundle(b);
-        assert!(out.status.success(), "run failed ({:?}):\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "run failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -184,4 +308,129 @@ impl Drop for Runtime {
             }
         }
     }
+}
+
+/// True unless `HULL_TEST_MESSAGES=0`. hull's error messages are a contract the tests check; set
+/// the variable to 0 when pointing `HULL_TEST_BIN` at another runtime (runc) whose wording differs.
+pub fn check_messages() -> bool {
+    std::env::var("HULL_TEST_MESSAGES").map_or(true, |v| v != "0")
+}
+
+/// What a runtime command did. Its output went to files, not pipes, so a process the runtime left
+/// behind (e.g. a container init that inherited stdout) cannot hang the test.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `None`: still running after the timeout, then killed.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+
+    /// stdout and stderr together, for message checks.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// A one-paragraph account for assertion messages.
+    pub fn describe(&self) -> String {
+        let status = match self.status {
+            Some(s) => format!("{s}"),
+            None => "timed out (killed)".to_string(),
+        };
+        format!("{status}\nstdout: {}\nstderr: {}", self.stdout.trim_end(), self.stderr.trim_end())
+    }
+}
+
+impl Runtime {
+    /// Runs the runtime with `args`, stdin from /dev/null, stdout and stderr into `io/stdout` and
+    /// `io/stderr` (overwritten on each call); kills it after `timeout`.
+    pub fn run_logged(&self, args: &[&str], io: &Path, timeout: std::time::Duration) -> Outcome {
+        let out_path = io.join("stdout");
+        let err_path = io.join("stderr");
+        let out = std::fs::File::create(&out_path).expect("create stdout file");
+        let err = std::fs::File::create(&err_path).expect("create stderr file");
+        let mut child = self.cmd().args(args).stdin(Stdio::null()).stdout(out).stderr(err).spawn().expect("spawn runtime");
+        let deadline = std::time::Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait for runtime") {
+                break Some(s);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+        Outcome { status, stdout: read(&out_path), stderr: read(&err_path) }
+    }
+}
+
+/// The mount points of this process's mount namespace (field 5 of /proc/self/mountinfo, with its
+/// octal escapes decoded), one entry per mount: a path mounted over twice is listed twice.
+pub fn mount_points() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
+    text.lines().filter_map(|l| l.split(' ').nth(4)).map(unescape_mountinfo).collect()
+}
+
+/// Decodes the `\ooo` escapes the kernel writes for space, tab, newline and backslash.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup hierarchies under /sys/fs/cgroup: the directory itself on a pure cgroup v2 host,
+/// else each v1 controller, named (`systemd`) and `unified` hierarchy below it.
+pub fn cgroup_hierarchies() -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    if base.join("cgroup.procs").exists() {
+        return vec![base.to_path_buf()];
+    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(base)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("cgroup.procs").exists()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// This process's cgroup inside hierarchy `h` (from /proc/self/cgroup), or "/" if not found.
+/// A runtime puts a relative `cgroupsPath` (or its default) below the caller's cgroup.
+pub fn own_cgroup(h: &Path) -> String {
+    let name = h.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let pure_v2 = h == Path::new("/sys/fs/cgroup");
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        let hit = if ctrls.is_empty() {
+            pure_v2 || name == "unified"
+        } else {
+            // A directory may be named for several controllers ("cpu,cpuacct").
+            name.split(',').all(|n| ctrls.split(',').any(|c| c == n || c.strip_prefix("name=") == Some(n)))
+        };
+        if hit {
+            return path.to_string();
+        }
+    }
+    "/".to_string()
 }

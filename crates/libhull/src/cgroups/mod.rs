@@ -2,21 +2,56 @@
 //!
 //! One `CgroupManager` a container, behind which the host's layout (cgroup v1, v2, or hybrid)
 //! is hidden. Placement and limits come from `linux.cgroupsPath` and `linux.resources`.
-//! (Stub: the full implementation lands with the cgroups module.)
+//!
+//! The life of a container's cgroups: `new` (compute the directories, no side effects),
+//! `create` (mkdir, recording what hull made), `apply` (limits, before the first process
+//! enters so that e.g. realtime bandwidth is in place), `clone_into_fd` / `add_pid`
+//! (placement), and at the end `destroy` (rmdir only what hull made).
+//!
+//! House rule: hull creates cgroups below any cgroup and removes those it created; it never
+//! changes the settings of, or removes, a cgroup it did not create.
 
-use std::collections::BTreeMap;
+mod layout;
+mod v1;
+mod v2;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Write as _};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use oci_spec::runtime::LinuxResources;
+
+use layout::Kind;
 
 /// Errors of the cgroups module; each names the file or field involved.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
+    /// A config value this host cannot apply; `field` is its JSON path.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
     #[error("cgroup {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The kernel refused a value for `field` written to the cgroup file `path`.
+    #[error("{field}: writing {value:?} to {path}: {source}")]
+    Write { path: PathBuf, field: String, value: String, source: std::io::Error },
+    /// Moving a process into the cgroup (its cgroup.procs is `path`) failed.
+    #[error("moving pid {pid} into cgroup {path}: {source}")]
+    Join { pid: i32, path: PathBuf, source: std::io::Error },
+    /// runc's refusal, kept: sharing a cgroup with processes hull did not start would mix
+    /// their limits, and `delete` would kill them.
+    #[error("cgroup {path} is not empty: it has processes")]
+    NotEmpty { path: PathBuf },
+    #[error("{path}: no cgroup filesystem is mounted")]
+    NoCgroupFs { path: PathBuf },
+    #[error("cgroup {path}: {reason}")]
+    Freeze { path: PathBuf, reason: String },
 }
 
 /// A container's cgroup(s): the directories hull made (or found) for it.
@@ -30,35 +65,396 @@ pub struct CgroupManager {
 
 impl CgroupManager {
     /// Computes where the container's cgroups go; no side effects.
-    pub fn new(_cgroups_path: Option<&std::path::Path>, _id: &str) -> Result<Self, CgroupError> {
-        Ok(Self::default())
+    ///
+    /// `cgroups_path` is `linux.cgroupsPath` (cgroupfs driver, as runc reads it): absolute
+    /// means below each hierarchy's mountpoint, relative means below the cgroup hull itself
+    /// runs in (on a pure v2 host: below its parent), empty or absent means the relative path
+    /// `<id>`. A `..` that climbs out is refused.
+    pub fn new(cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
+        let layout = layout::parse_mountinfo(&read_proc(layout::MOUNTINFO)?)?;
+        let own = layout::parse_proc_cgroup(&read_proc(layout::PROC_CGROUP)?);
+        let paths = layout::container_paths(&layout, &own, cgroups_path, id)?;
+        Ok(Self { paths, created: Vec::new() })
     }
+
     /// Checks `linux.resources` against what this host supports, before any side effect.
-    pub fn validate(_resources: &LinuxResources) -> Result<(), CgroupError> {
-        Ok(())
+    ///
+    /// Refuses only what runc refuses, or what the kernel would refuse anyway half-way
+    /// through setting up a container.
+    pub fn validate(resources: &LinuxResources) -> Result<(), CgroupError> {
+        // Without a readable mountinfo the layout-specific checks are skipped; `new` reports
+        // the real problem.
+        let kind = fs::read_to_string(layout::MOUNTINFO).ok().and_then(|t| layout::parse_mountinfo(&t).ok()).map(|l| l.kind);
+        validate_for(kind, resources)
     }
+
     /// Makes the directories; refuses a cgroup that already has processes.
+    ///
+    /// Every directory made is recorded in `created`; on failure those made by this call are
+    /// removed again. On cgroup v1 the cpuset files of each new cpuset directory are copied
+    /// from its parent (a new cpuset is empty, and no process can join an empty cpuset). On a
+    /// pure v2 host every controller available to a directory hull made is enabled in its
+    /// `cgroup.subtree_control`, so that the next level gets it; cgroups hull did not make are
+    /// left as they are, so a controller their owner did not delegate stays unavailable and
+    /// `apply` reports it if the config asks for it.
     pub fn create(&mut self) -> Result<(), CgroupError> {
+        // Check first, so a refusal leaves no trace.
+        for dir in self.dirs() {
+            if dir.exists() && !procs_recursive(dir)?.is_empty() {
+                return Err(CgroupError::NotEmpty { path: dir.clone() });
+            }
+        }
+        let mut made = Vec::new();
+        match self.make_dirs(&mut made) {
+            Ok(()) => {
+                self.created.extend(made);
+                Ok(())
+            }
+            Err(e) => {
+                for d in made.iter().rev() {
+                    let _ = rmdir_retrying(d);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn make_dirs(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        let unified = self.is_unified();
+        let cpuset = self.paths.get("cpuset");
+        for dir in self.dirs() {
+            // The missing ancestors, top-down; the walk ends at the mountpoint at the latest.
+            let mut missing = Vec::new();
+            let mut d = dir.as_path();
+            while fs::symlink_metadata(d).is_err() {
+                missing.push(d.to_path_buf());
+                match d.parent() {
+                    Some(p) => d = p,
+                    None => break,
+                }
+            }
+            missing.reverse();
+            let first_new = made.len();
+            for m in &missing {
+                match fs::create_dir(m) {
+                    Ok(()) => made.push(m.clone()),
+                    // Made concurrently by someone else: not ours to configure or remove.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(CgroupError::Io { path: m.clone(), source: e }),
+                }
+                if !unified && cpuset == Some(dir) {
+                    v1::copy_cpuset_from_parent(m)?;
+                }
+            }
+            if unified {
+                // Enable controllers in the directories hull made that have a child on the way
+                // to the container's cgroup (the leaf itself needs none: it holds processes).
+                for m in &made[first_new..] {
+                    if m != dir {
+                        v2::enable_all_controllers(m);
+                    }
+                }
+            }
+        }
         Ok(())
     }
+
     /// A cgroup v2 directory fd usable with CLONE_INTO_CGROUP, where the host allows it.
+    ///
+    /// Only on a pure v2 host: on a hybrid host the unified hierarchy holds (almost) no
+    /// controllers and the v1 hierarchies need cgroup.procs anyway, so `add_pid` places the
+    /// process everywhere.
     pub fn clone_into_fd(&self) -> Option<OwnedFd> {
-        None
+        if !self.is_unified() {
+            return None;
+        }
+        let dir = self.paths.get("")?;
+        fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(dir).ok().map(OwnedFd::from)
     }
+
     /// Moves `pid` into every hierarchy that it was not cloned into.
-    pub fn add_pid(&self, _pid: i32) -> Result<(), CgroupError> {
+    ///
+    /// Writing a pid into the cgroup it already is in is a no-op for the kernel, so a process
+    /// cloned with CLONE_INTO_CGROUP is simply written again.
+    pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        for dir in self.dirs() {
+            let path = dir.join("cgroup.procs");
+            write_raw(&path, &pid.to_string()).map_err(|source| CgroupError::Join { pid, path, source })?;
+        }
         Ok(())
     }
+
     /// Writes the limits.
-    pub fn apply(&self, _resources: &LinuxResources) -> Result<(), CgroupError> {
-        Ok(())
+    ///
+    /// Call it before the first process joins (realtime CPU bandwidth must be in place before a
+    /// SCHED_RR/FIFO process enters a v1 cpu cgroup). On v1 the devices cgroup gets the complete
+    /// policy every time (deny all, the config's rules in order, then runc's default allowed
+    /// devices), so a later update must pass the full `linux.resources.devices` again.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        if self.is_unified() {
+            match self.paths.get("") {
+                Some(dir) => v2::apply(dir, resources),
+                None => Ok(()),
+            }
+        } else {
+            // TODO(cgroups issue): hugetlb limits in the unified hierarchy of a hybrid host.
+            v1::apply(&self.paths, resources)
+        }
     }
-    /// The pids in the container's cgroup.
+
+    /// The pids in the container's cgroup, including its child cgroups.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        Ok(Vec::new())
+        let dir = ["pids", "memory", ""].iter().find_map(|k| self.paths.get(*k)).or_else(|| self.paths.values().next());
+        match dir {
+            Some(d) => procs_recursive(d),
+            None => Ok(Vec::new()),
+        }
     }
+
     /// Removes the directories hull created, retrying while the kernel drains them.
+    ///
+    /// Deepest first. Child cgroups the container made inside a directory hull created go
+    /// with it (they would keep the rmdir failing). A directory already gone is fine. Every
+    /// directory is tried; the first error is returned.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        Ok(())
+        let mut dirs: Vec<&PathBuf> = self.created.iter().collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let mut first_err = None;
+        for d in dirs {
+            if let Err(e) = remove_tree(d) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Freezes every process of the container (`pause`).
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        match self.freezer()? {
+            Freezer::V1(dir) => v1::freeze(dir),
+            Freezer::V2(dir) => v2::freeze(dir),
+        }
+    }
+
+    /// Thaws the container (`resume`).
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        match self.freezer()? {
+            Freezer::V1(dir) => v1::thaw(dir),
+            Freezer::V2(dir) => v2::thaw(dir),
+        }
+    }
+
+    /// Whether the container was frozen by `freeze` (waits out a freeze in progress).
+    pub fn is_frozen(&self) -> Result<bool, CgroupError> {
+        match self.freezer()? {
+            Freezer::V1(dir) => v1::is_frozen(dir),
+            Freezer::V2(dir) => v2::is_frozen(dir),
+        }
+    }
+
+    /// The v1 freezer if mounted, else cgroup2's cgroup.freeze (any non-root cgroup2
+    /// directory has it, so this also covers a hybrid host without a v1 freezer).
+    fn freezer(&self) -> Result<Freezer<'_>, CgroupError> {
+        if let Some(d) = self.paths.get("freezer") {
+            Ok(Freezer::V1(d))
+        } else if let Some(d) = self.paths.get("") {
+            Ok(Freezer::V2(d))
+        } else {
+            let path = self.paths.values().next().cloned().unwrap_or_default();
+            Err(CgroupError::Freeze { path, reason: "no freezer: neither a v1 freezer hierarchy nor cgroup2 is mounted".into() })
+        }
+    }
+
+    /// Only a cgroup2 directory: a pure v2 host.
+    fn is_unified(&self) -> bool {
+        self.paths.len() == 1 && self.paths.contains_key("")
+    }
+
+    /// Each directory once (co-mounted controllers such as cpu,cpuacct share one).
+    fn dirs(&self) -> BTreeSet<&PathBuf> {
+        self.paths.values().collect()
+    }
+
+    /// A manager for an explicitly given layout (tests: a v2-only view of a hybrid host).
+    #[cfg(test)]
+    fn with_layout(layout: &layout::Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
+        let own = layout::parse_proc_cgroup(&read_proc(layout::PROC_CGROUP)?);
+        Ok(Self { paths: layout::container_paths(layout, &own, cgroups_path, id)?, created: Vec::new() })
+    }
+}
+
+enum Freezer<'a> {
+    V1(&'a Path),
+    V2(&'a Path),
+}
+
+/// The layout-dependent checks of `validate`; `kind` is None when the layout is unknown.
+fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupError> {
+    let invalid = |field: &str, reason: String| Err(CgroupError::Invalid { field: field.into(), reason });
+    let unified = kind == Some(Kind::Unified);
+    if let Some(m) = r.memory() {
+        if let Some(s) = m.swappiness() {
+            // u64::MAX is -1 cast by some engines: "unset", as runc reads it.
+            if s > 100 && s != u64::MAX {
+                return invalid("linux.resources.memory.swappiness", format!("{s} is out of range (0-100)"));
+            }
+        }
+        let (limit, swap) = (m.limit().unwrap_or(0), m.swap().unwrap_or(0));
+        if unified {
+            if let Err(reason) = v2::swap_max(limit, swap) {
+                return invalid("linux.resources.memory.swap", reason);
+            }
+        } else if limit == 0 && swap > 0 {
+            // memory+swap below the (unlimited) memory limit: the kernel refuses it.
+            return invalid("linux.resources.memory.swap", "a swap limit needs a memory limit (it is the memory+swap limit)".into());
+        } else if limit > 0 && swap > 0 && swap < limit {
+            return invalid("linux.resources.memory.swap", format!("{swap} is below memory.limit {limit} (swap is the memory+swap limit)"));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(s) = c.shares() {
+            // cgroup v1 clamps to [2, 262144], which runc reports as an error after reading the
+            // value back; v2 converts any value to a weight.
+            if !unified && s != 0 && !(2..=262_144).contains(&s) {
+                return invalid("linux.resources.cpu.shares", format!("{s} is out of range (2-262144)"));
+            }
+        }
+        // The kernel's bounds for CFS bandwidth, in microseconds; 0 means unset, as in runc.
+        if let Some(p) = c.period() {
+            if p != 0 && !(1_000..=1_000_000).contains(&p) {
+                return invalid("linux.resources.cpu.period", format!("{p} is out of range (1000-1000000 microseconds)"));
+            }
+        }
+        if let Some(q) = c.quota() {
+            if q > 0 && q < 1_000 {
+                return invalid("linux.resources.cpu.quota", format!("{q} is below the minimum of 1000 microseconds"));
+            }
+        }
+        if unified {
+            for (name, set) in [
+                ("realtimeRuntime", c.realtime_runtime().is_some_and(|v| v != 0)),
+                ("realtimePeriod", c.realtime_period().is_some_and(|v| v != 0)),
+            ] {
+                if set {
+                    return invalid(&format!("linux.resources.cpu.{name}"), "cgroup v2 has no realtime CPU bandwidth control".into());
+                }
+            }
+        }
+    }
+    for (i, d) in r.devices().iter().flatten().enumerate() {
+        if let Some(t) = d.typ() {
+            if v1::device_type(t).is_none() {
+                return invalid(
+                    &format!("linux.resources.devices[{i}].type"),
+                    format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()),
+                );
+            }
+        }
+        match d.access().as_deref() {
+            None | Some("") => return invalid(&format!("linux.resources.devices[{i}].access"), "must not be empty".into()),
+            Some(a) if !a.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) => {
+                return invalid(&format!("linux.resources.devices[{i}].access"), format!("{a:?} may only contain r, w and m"));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(u) = r.unified() {
+        if !u.is_empty() && kind.is_some() && !unified {
+            return invalid("linux.resources.unified", "needs a pure cgroup v2 host (cgroup v1 does not support unified resources)".into());
+        }
+        for k in u.keys() {
+            if k.is_empty() || k.contains('/') || k == "." || k == ".." {
+                return invalid(&format!("linux.resources.unified[{k:?}]"), "must be a cgroup file name".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_proc(path: &str) -> Result<String, CgroupError> {
+    fs::read_to_string(path).map_err(|source| CgroupError::Io { path: path.into(), source })
+}
+
+/// One write(2) of `value` to an existing cgroup file (never O_CREAT: a missing file means
+/// a missing controller, which must show as ENOENT).
+fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    fs::OpenOptions::new().write(true).open(path)?.write_all(value.as_bytes())
+}
+
+/// Writes `value` to `dir/file`; an error names the file and the config field.
+fn write_file(dir: &Path, file: &str, value: &str, field: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    write_raw(&path, value).map_err(|source| CgroupError::Write { path, field: field.into(), value: value.into(), source })
+}
+
+fn write_error(dir: &Path, file: &str, value: &str, field: &str, source: io::Error) -> CgroupError {
+    CgroupError::Write { path: dir.join(file), field: field.into(), value: value.into(), source }
+}
+
+/// Writes `value`; when the kernel says EINVAL and `later` (the value it depends on will be
+/// written next), returns the value to write again afterwards instead of failing.
+pub(crate) fn deferrable(dir: &Path, file: &str, value: &str, field: &str, later: bool) -> Result<Option<String>, CgroupError> {
+    match write_raw(&dir.join(file), value) {
+        Ok(()) => Ok(None),
+        Err(e) if later && e.raw_os_error() == Some(libc::EINVAL) => Ok(Some(value.to_string())),
+        Err(e) => Err(write_error(dir, file, value, field, e)),
+    }
+}
+
+fn read_file(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    let path = dir.join(file);
+    fs::read_to_string(&path).map_err(|source| CgroupError::Io { path, source })
+}
+
+/// The pids in cgroup `dir` and every cgroup below it; a directory that is gone has none.
+fn procs_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
+    let mut pids = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let procs = d.join("cgroup.procs");
+        match fs::read_to_string(&procs) {
+            Ok(t) => pids.extend(t.split_whitespace().filter_map(|p| p.parse::<i32>().ok())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(CgroupError::Io { path: procs, source }),
+        }
+        let entries = match fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(CgroupError::Io { path: d, source }),
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(e.path());
+            }
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(pids)
+}
+
+/// rmdir `dir`'s child cgroups (deepest first), then `dir`.
+fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path())?;
+            }
+        }
+    }
+    rmdir_retrying(dir)
+}
+
+/// rmdir, retried for about a second while the kernel says EBUSY: a killed container's
+/// processes may take a moment to leave the cgroup.
+fn rmdir_retrying(dir: &Path) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Err(source) => return Err(CgroupError::Io { path: dir.to_path_buf(), source }),
+        }
     }
 }

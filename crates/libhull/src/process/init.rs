@@ -84,12 +84,12 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         }
     }
 
-    let host_pid = host_pid(ctx.procfs)?;
     let hook_state = |status: &str| HookState {
         oci_version: crate::OCI_VERSION.to_string(),
         id: ctx.id.to_string(),
         status: status.to_string(),
-        pid: host_pid,
+        // In-container hooks see the pid as the container does (1 in a PID namespace), as runc.
+        pid: std::process::id() as i32,
         bundle: plan.bundle.display().to_string(),
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
     };
@@ -104,7 +104,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     ctx.chan.send(&Msg::RunHooks).map_err(chan_err)?;
     ctx.chan.expect_continue().map_err(chan_err)?;
     let hooks = plan.spec.hooks().as_ref();
-    run_hooks("createContainer", hooks.and_then(|h| h.create_container().as_ref()), &hook_state("created")).map_err(|x| x.to_string())?;
+    run_hooks("createContainer", hooks.and_then(|h| h.create_container().as_ref()), &hook_state("creating")).map_err(|x| x.to_string())?;
     rootfs::enter_root(&root, ctx.no_pivot).map_err(|x| x.to_string())?;
     drop(root);
     rootfs::finalize(plan).map_err(|x| x.to_string())?;
@@ -155,9 +155,9 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     }
     let setgroups_allowed = ctx.procfs.read("self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
     security::switch_user(process, &caps, setgroups_allowed).map_err(|x| x.to_string())?;
-    if let Some(mask) = process.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
-    }
+    // The process gets 0022 unless the config says otherwise, whatever hull's own umask is.
+    let mask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
     enter_cwd(process.cwd())?;
 
     let env = build_env(process, ctx)?;
@@ -236,12 +236,6 @@ fn become_root() -> Result<(), String> {
     Ok(())
 }
 
-/// Our pid as the host sees it (the procfs handle belongs to the host's PID namespace).
-fn host_pid(procfs: &ProcFs) -> Result<i32, String> {
-    let stat = procfs.read("self/stat").map_err(e("/proc/self/stat"))?;
-    stat.split(' ').next().and_then(|p| p.parse().ok()).ok_or_else(|| "cannot read our own pid".to_string())
-}
-
 fn join_session_keyring(id: &str) {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     if let Ok(name) = sys::cstring(&format!("_ses.{id}")) {
@@ -251,16 +245,11 @@ fn join_session_keyring(id: &str) {
     }
 }
 
-/// chdir to `process.cwd` (creating it if missing, as runc does), then check that the kernel
+/// chdir to `process.cwd` (made during rootfs setup if missing), then check that the kernel
 /// sees it inside our root: a cwd of `/proc/self/fd/N` naming a leaked host fd would otherwise
 /// start the process outside the container (CVE-2024-21626).
 fn enter_cwd(cwd: &Path) -> Result<(), String> {
-    if nix::unistd::chdir(cwd).is_err() {
-        if let Ok(root) = std::fs::File::open("/") {
-            let _ = rootfs::mkdir_all_in_root(root.as_fd(), cwd, rootfs::Leaf::Dir);
-        }
-        nix::unistd::chdir(cwd).map_err(|x| format!("process.cwd: {}: {x}", cwd.display()))?;
-    }
+    nix::unistd::chdir(cwd).map_err(|x| format!("process.cwd: {}: {x}", cwd.display()))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() && !p.starts_with("(unreachable)") => Ok(()),
         _ => Err(format!("process.cwd: {} is outside the container", cwd.display())),
@@ -268,7 +257,15 @@ fn enter_cwd(cwd: &Path) -> Result<(), String> {
 }
 
 fn build_env(process: &oci_spec::runtime::Process, ctx: &InitContext<'_>) -> Result<Vec<String>, String> {
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    // A key given twice keeps its last value (as runc does); an empty HOME counts as unset.
+    let mut env: Vec<String> = Vec::new();
+    for e in process.env().iter().flatten() {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        if e != "HOME=" {
+            env.push(e.clone());
+        }
+    }
     if ctx.listen_fds > 0 {
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
         env.push(format!("LISTEN_FDS={}", ctx.listen_fds));

@@ -103,12 +103,8 @@ pub fn spawn(
     let mut intermediate = if joins { Some(pid) } else { None };
     let mut console = None;
 
-    if cgroup_fd.is_none() {
-        cgroup.add_pid(pid).map_err(|e| e.to_string())?;
-    }
-    if let Some(res) = plan.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(res).map_err(|e| e.to_string())?;
-    }
+    // Every hierarchy the clone did not place it in (all of them on cgroup v1).
+    cgroup.add_pid(pid).map_err(|e| e.to_string())?;
     if let Some(adj) = plan.process().oom_score_adj() {
         procfs.write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes()).map_err(|e| {
             let hint = if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) {

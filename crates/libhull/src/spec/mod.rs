@@ -137,7 +137,10 @@ impl Plan {
             }
             if let Some(res) = l.resources() {
                 validate_resources(res)?;
-                crate::cgroups::CgroupManager::validate(res).map_err(|e| invalid("linux.resources", e.to_string()))?;
+                crate::cgroups::CgroupManager::validate(res).map_err(|e| match e {
+                    crate::cgroups::CgroupError::Invalid { field, reason } => invalid(field, reason),
+                    e => invalid("linux.resources", e.to_string()),
+                })?;
             }
             for (i, d) in l.devices().iter().flatten().enumerate() {
                 if !d.path().is_absolute() {
