@@ -202,6 +202,22 @@ impl CgroupManager {
         }
     }
 
+    /// Changes the limits of a container that already runs (`update`): as `apply`, except
+    /// that the device rules are never touched (runc's `SkipDevices`), whatever `resources`
+    /// says about devices.
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let mut r = resources.clone();
+        r.set_devices(None);
+        if self.is_unified() {
+            match self.paths.get("") {
+                Some(dir) => v2::apply(dir, &r),
+                None => Ok(()),
+            }
+        } else {
+            v1::apply_limits(&self.paths, &r)
+        }
+    }
+
     /// The pids in the container's cgroup, including its child cgroups.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let dir = ["pids", "memory", ""].iter().find_map(|k| self.paths.get(*k)).or_else(|| self.paths.values().next());
@@ -266,7 +282,7 @@ impl CgroupManager {
     }
 
     /// Only a cgroup2 directory: a pure v2 host.
-    fn is_unified(&self) -> bool {
+    pub fn is_unified(&self) -> bool {
         self.paths.len() == 1 && self.paths.contains_key("")
     }
 

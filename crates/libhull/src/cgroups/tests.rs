@@ -226,6 +226,11 @@ fn cgroups_conversions() {
     assert_eq!(v2::shares_to_weight(1_000_000), 10_000);
     let w512 = v2::shares_to_weight(512);
     assert!(w512 > 1 && w512 < 100, "{w512}");
+    // runc's blkio weight [10, 1000] -> io.weight [1, 10000].
+    assert_eq!(v2::blkio_to_io_weight(0), 0);
+    assert_eq!(v2::blkio_to_io_weight(10), 1);
+    assert_eq!(v2::blkio_to_io_weight(1000), 10_000);
+    assert_eq!(v2::blkio_to_io_weight(500), 1 + 490 * 9999 / 990);
     assert_eq!(v2::swap_max(-1, 0), Ok(-1));
     assert_eq!(v2::swap_max(100, 0), Ok(0));
     assert_eq!(v2::swap_max(100, -1), Ok(-1));
@@ -394,6 +399,19 @@ fn cgroups_v1_create_apply_place_destroy() {
     // A write the kernel refuses names the file and the field.
     let e = m.apply(&res(r#"{"cpu":{"cpus":"4096"}}"#)).unwrap_err().to_string();
     assert!(e.contains("linux.resources.cpu.cpus") && e.contains("cpuset.cpus"), "{e}");
+    // update changes limits and never the device rules, whatever it is given.
+    let devs = read(&m.paths["devices"], "devices.list");
+    m.update(&res(r#"{"pids":{"limit":12},"devices":[{"allow":true,"access":"rwm"}]}"#)).unwrap();
+    assert_eq!(read(&m.paths["pids"], "pids.max"), "12");
+    assert_eq!(read(&m.paths["devices"], "devices.list"), devs);
+    // The blkio weight goes to CFQ's file, or BFQ's on a kernel without CFQ.
+    if let Some(b) = m.paths.get("blkio") {
+        let file = ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| b.join(f).exists());
+        if let Some(file) = file {
+            m.update(&res(r#"{"blockIO":{"weight":300}}"#)).unwrap();
+            assert_eq!(read(b, file), "300");
+        }
+    }
 
     let child = sleeper();
     let pid = child.id();

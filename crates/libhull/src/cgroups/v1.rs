@@ -18,6 +18,14 @@ fn need<'a>(paths: &'a BTreeMap<String, PathBuf>, controller: &str, field: &str)
 }
 
 pub(super) fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), CgroupError> {
+    apply_limits(paths, r)?;
+    apply_devices(paths, r)
+}
+
+/// Every limit but the devices policy: what `update` changes in a running container (runc
+/// never rewrites device rules there; rewriting them starts with "deny all", which a running
+/// container would notice).
+pub(super) fn apply_limits(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), CgroupError> {
     if let Some(c) = r.cpu() {
         apply_cpu(paths, c)?;
     }
@@ -31,9 +39,15 @@ pub(super) fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Re
         let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
         write_file(dir, "pids.max", &v, "linux.resources.pids.limit")?;
     }
-    apply_devices(paths, r)?;
-    // TODO(cgroups issue): blockIO, hugepageLimits, network (net_cls/net_prio) and rdma are
-    // not written yet.
+    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|&w| w != 0) {
+        let f = "linux.resources.blockIO.weight";
+        let dir = need(paths, "blkio", f)?;
+        // CFQ's file, or BFQ's where the kernel has no CFQ (as runc picks it).
+        let file = if dir.join("blkio.weight").exists() { "blkio.weight" } else { "blkio.bfq.weight" };
+        write_file(dir, file, &w.to_string(), f)?;
+    }
+    // TODO(cgroups issue): the rest of blockIO, hugepageLimits, network (net_cls/net_prio)
+    // and rdma are not written yet.
     Ok(())
 }
 

@@ -52,6 +52,14 @@ pub(super) fn shares_to_weight(shares: u64) -> u64 {
     }
 }
 
+/// runc's mapping of the v1 blkio weight [10, 1000] to v2 io.weight [1, 10000].
+pub(super) fn blkio_to_io_weight(w: u16) -> u64 {
+    match w {
+        0 => 0,
+        w => 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990,
+    }
+}
+
 /// -1 is "max", 0 is unset.
 fn limit_str(v: i64) -> Option<String> {
     match v {
@@ -99,11 +107,22 @@ pub(super) fn apply(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> 
     if let Some(c) = r.cpu() {
         apply_cpu(&d, c)?;
     }
+    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|&w| w != 0) {
+        let f = "linux.resources.blockIO.weight";
+        d.need("io", f)?;
+        // BFQ takes the v1 weight as is; io.weight has another range (runc's conversion).
+        if path.join("io.bfq.weight").exists() {
+            write_file(path, "io.bfq.weight", &w.to_string(), f)?;
+        } else {
+            write_file(path, "io.weight", &blkio_to_io_weight(w).to_string(), f)?;
+        }
+    }
     // TODO(cgroups issue): linux.resources.devices on cgroup v2 needs an eBPF program
     // (BPF_CGROUP_DEVICE) attached to the cgroup; until it lands device rules are not
     // enforced on a pure v2 host (the container's device nodes still come only from
     // linux.devices and the default set).
-    // TODO(cgroups issue): blockIO (io.*), hugepageLimits, rdma.
+    // TODO(cgroups issue): blockIO throttling and device weights (io.max, io.bfq.weight
+    // per device), hugepageLimits, rdma.
     if let Some(u) = r.unified() {
         let mut keys: Vec<&String> = u.keys().collect();
         keys.sort();
