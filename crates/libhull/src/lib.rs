@@ -16,6 +16,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod events;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;
@@ -25,6 +26,7 @@ pub mod rootfs;
 pub mod security;
 pub mod spec;
 pub mod state;
+pub mod stats;
 pub mod sys;
 
 pub use container::{CreateOptions, Created, Runtime};
