@@ -52,7 +52,7 @@ impl Runtime {
         Runtime { root: root.into() }
     }
 
-    fn dir(&self, id: &str) -> Result<StateDir, Error> {
+    pub(crate) fn dir(&self, id: &str) -> Result<StateDir, Error> {
         validate_id(id)?;
         Ok(StateDir::new(&self.root, id))
     }
@@ -223,9 +223,7 @@ impl Runtime {
             return Err(other("container not running"));
         }
         if all {
-            for pid in st.cgroup.pids()? {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::try_from(sig).ok());
-            }
+            crate::ps::signal_all(&st.cgroup, sig)?;
         }
         signal_init(&st, sig)
     }
@@ -255,7 +253,7 @@ impl Runtime {
     }
 }
 
-fn lock_existing(sd: &StateDir) -> Result<state::Lock, Error> {
+pub(crate) fn lock_existing(sd: &StateDir) -> Result<state::Lock, Error> {
     if !sd.exists() {
         return Err(StateError::NotExist(sd.id.clone()).into());
     }
@@ -267,6 +265,10 @@ fn lock_existing(sd: &StateDir) -> Result<state::Lock, Error> {
 pub fn derive_status(sd: &StateDir, st: &ContainerState) -> Status {
     if !state::process_alive(st.init_process_pid, st.init_process_start) {
         return Status::Stopped;
+    }
+    // Frozen first, as runc: a created container can be paused too.
+    if st.cgroup.is_frozen().unwrap_or(false) {
+        return Status::Paused;
     }
     if sd.fifo_path().exists() {
         return Status::Created;
@@ -312,13 +314,10 @@ fn signal_init(st: &ContainerState, sig: i32) -> Result<(), Error> {
     sys::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| other(format!("signal {sig}: {e}")))
 }
 
-/// SIGKILL the init and everything in its cgroup, then wait until the init is gone.
+/// SIGKILL the init and everything in its cgroup (thawing a paused one), then wait until the
+/// init is gone.
 fn kill_and_wait(st: &ContainerState) -> Result<(), Error> {
-    if let Ok(pids) = st.cgroup.pids() {
-        for pid in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
-    }
+    let _ = crate::ps::signal_all(&st.cgroup, libc::SIGKILL);
     let _ = signal_init(st, libc::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
     while state::process_alive(st.init_process_pid, st.init_process_start) {
@@ -332,11 +331,7 @@ fn kill_and_wait(st: &ContainerState) -> Result<(), Error> {
 
 fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
     // Stragglers of a container without its own PID namespace stay in the cgroup.
-    if let Ok(pids) = st.cgroup.pids() {
-        for pid in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
-    }
+    let _ = crate::ps::signal_all(&st.cgroup, libc::SIGKILL);
     let cg = st.cgroup.destroy();
     let hs = hook_state(st, "stopped");
     let hooks = run_hooks("poststop", st.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &hs);
