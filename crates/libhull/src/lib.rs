@@ -30,6 +30,7 @@ pub mod spec;
 pub mod state;
 pub mod stats;
 pub mod sys;
+pub mod update;
 
 pub use container::{CreateOptions, Created, Runtime};
 pub use spec::example::OCI_VERSION;
