@@ -2,7 +2,9 @@
 //! only; everything a container is lives in the library.
 
 mod log;
+mod ops;
 mod run;
+mod units;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -129,6 +131,16 @@ enum Command {
     },
     /// Show the enabled features
     Features,
+    /// Suspend all processes of a container (cgroup freezer)
+    Pause { id: String },
+    /// Resume the processes of a paused container
+    Resume { id: String },
+    /// Display the processes of a container: ps <id> [ps options]
+    Ps(ops::PsArgs),
+    /// Display container events: OOM notifications and cpu, memory, pids and IO statistics
+    Events(ops::EventsArgs),
+    /// Update a container's resource limits
+    Update(Box<ops::UpdateArgs>),
 }
 
 fn default_root() -> PathBuf {
@@ -276,6 +288,11 @@ fn dispatch(rt: &Runtime, command: Command, logger: &Logger) -> Result<u8, Strin
             print!("{}", libhull::features::features_json());
             Ok(0)
         }
+        Command::Pause { id } => rt.pause(&id).map(|_| 0).map_err(err),
+        Command::Resume { id } => rt.resume(&id).map(|_| 0).map_err(err),
+        Command::Ps(a) => ops::ps(rt, &a),
+        Command::Events(a) => ops::events(rt, &a),
+        Command::Update(a) => ops::update(rt, &a, logger),
     }
 }
 
