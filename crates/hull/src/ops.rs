@@ -79,7 +79,7 @@ pub fn filter_ps(output: &str, pids: &[i32]) -> Result<String, String> {
 #[derive(Args, Debug)]
 pub struct EventsArgs {
     /// The stats collection interval (Go duration: 5s, 100ms, 1m30s)
-    #[arg(long, default_value = "5s")]
+    #[arg(long, default_value = "5s", allow_hyphen_values = true)]
     pub interval: String,
     /// Display the container's stats then exit
     #[arg(long)]

@@ -223,7 +223,8 @@ impl Runtime {
             return Err(other("container not running"));
         }
         if all {
-            crate::ps::signal_all(&st.cgroup, sig)?;
+            // The init is one of them; signalling it once more could find it already dead.
+            return crate::ps::signal_all(&st.cgroup, sig);
         }
         signal_init(&st, sig)
     }
