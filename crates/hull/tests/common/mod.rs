@@ -434,3 +434,28 @@ pub fn own_cgroup(h: &Path) -> String {
     }
     "/".to_string()
 }
+
+/// True on a pure cgroup v2 host (one hierarchy at /sys/fs/cgroup).
+pub fn cgroup_v2_only() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.procs").exists()
+}
+
+/// The host directory of the cgroup at the absolute `linux.cgroupsPath` `cgroups_path`, in the
+/// hierarchy of v1 `controller` ("memory", "pids", ...); on a pure v2 host the one directory.
+pub fn cgroup_dir(controller: &str, cgroups_path: &str) -> PathBuf {
+    let base = if cgroup_v2_only() { PathBuf::from("/sys/fs/cgroup") } else { Path::new("/sys/fs/cgroup").join(controller) };
+    base.join(cgroups_path.trim_start_matches('/'))
+}
+
+/// A cgroup file's content, trimmed; panics naming the file if it cannot be read.
+pub fn read_cgroup_file(dir: &Path, file: &str) -> String {
+    let p = dir.join(file);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+}
+
+/// The pids in a cgroup directory (its cgroup.procs).
+pub fn cgroup_procs(dir: &Path) -> Vec<i64> {
+    let mut pids: Vec<i64> = read_cgroup_file(dir, "cgroup.procs").lines().filter_map(|l| l.trim().parse().ok()).collect();
+    pids.sort_unstable();
+    pids
+}
