@@ -427,13 +427,64 @@ fn update_stdin(rt: &Runtime, id: &str, json: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// The limits of a container as the host's cgroup files say them, v1 or v2.
+struct HostLimits<'a>(&'a CgBundle);
+
+impl HostLimits<'_> {
+    fn read(&self, v1: (&str, &str), v2: &str) -> String {
+        if cgroup_v2_only() {
+            read_cgroup_file(&self.0.dir(""), v2)
+        } else {
+            read_cgroup_file(&self.0.dir(v1.0), v1.1)
+        }
+    }
+    fn memory(&self) -> String {
+        self.read(("memory", "memory.limit_in_bytes"), "memory.max")
+    }
+    fn reservation(&self) -> String {
+        self.read(("memory", "memory.soft_limit_in_bytes"), "memory.low")
+    }
+    fn pids(&self) -> String {
+        self.read(("pids", "pids.max"), "pids.max")
+    }
+    /// cpu.shares on v1; on v2 cpu.weight, which runc's conversion of `shares` gives.
+    fn shares(&self) -> String {
+        self.read(("cpu", "cpu.shares"), "cpu.weight")
+    }
+    fn quota_period(&self) -> String {
+        if cgroup_v2_only() {
+            read_cgroup_file(&self.0.dir(""), "cpu.max")
+        } else {
+            format!(
+                "{} {}",
+                read_cgroup_file(&self.0.dir("cpu"), "cpu.cfs_quota_us"),
+                read_cgroup_file(&self.0.dir("cpu"), "cpu.cfs_period_us")
+            )
+        }
+    }
+    fn cpus(&self) -> String {
+        self.read(("cpuset", "cpuset.cpus"), "cpuset.cpus")
+    }
+    /// How many forks the pids limit refused (pids.events, both versions).
+    fn forks_refused(&self) -> u64 {
+        let t = self.read(("pids", "pids.events"), "pids.events");
+        t.lines().find_map(|l| l.strip_prefix("max ")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+    }
+}
+
+/// cpu.shares as the host shows them: as is on v1, runc's cpu.weight on v2.
+fn shares_shown(shares: u64) -> String {
+    match (cgroup_v2_only(), shares) {
+        (false, s) => s.to_string(),
+        (true, 256) => "35".into(),
+        (true, 512) => "59".into(),
+        (true, s) => panic!("no v2 weight known for {s} shares"),
+    }
+}
+
 #[test]
 fn update_changes_the_cgroup_files_and_the_recorded_limits() {
     if !require_root() {
-        return;
-    }
-    if cgroup_v2_only() {
-        eprintln!("SKIPPED: this test reads cgroup v1 files (the v2 guest runs the v2 variant)");
         return;
     }
     // After /tmp/go appears a subshell tries to start 20 sleeps: the pids limit stops it (and
@@ -445,42 +496,42 @@ fn update_changes_the_cgroup_files_and_the_recorded_limits() {
     let rt = Runtime::new();
     let id = unique("update");
     rt.create_and_start(&cg.b, &id);
-    let (mem, pids, cpu) = (cg.dir("memory"), cg.dir("pids"), cg.dir("cpu"));
-    let devices_before = read_cgroup_file(&cg.dir("devices"), "devices.list");
+    let host = HostLimits(&cg);
+    // v2 has no devices files (its rules are an eBPF program).
+    let devices = || (!cgroup_v2_only()).then(|| read_cgroup_file(&cg.dir("devices"), "devices.list"));
+    let devices_before = devices();
 
     rt.ok(&["update", "--memory", "128m", &id]);
-    assert_eq!(read_cgroup_file(&mem, "memory.limit_in_bytes"), (128u64 << 20).to_string());
+    assert_eq!(host.memory(), (128u64 << 20).to_string());
     rt.ok(&["update", "--pids-limit", "7", &id]);
-    assert_eq!(read_cgroup_file(&pids, "pids.max"), "7");
-    assert_eq!(read_cgroup_file(&mem, "memory.limit_in_bytes"), (128u64 << 20).to_string(), "an update of pids changed memory");
+    assert_eq!(host.pids(), "7");
+    assert_eq!(host.memory(), (128u64 << 20).to_string(), "an update of pids changed memory");
 
     // JSON on stdin; the other flags would be ignored.
     let out = update_stdin(&rt, &id, r#"{"cpu":{"shares":256},"memory":{"reservation":33554432}}"#);
     assert!(out.status.success(), "update -r -: {}", stderr_of(&out));
-    assert_eq!(read_cgroup_file(&cpu, "cpu.shares"), "256");
-    assert_eq!(read_cgroup_file(&mem, "memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+    assert_eq!(host.shares(), shares_shown(256));
+    assert_eq!(host.reservation(), (32u64 << 20).to_string());
 
     rt.ok(&["update", "--cpu-quota", "50000", "--cpu-period", "200000", "--cpuset-cpus", "0", "--cpu-share", "512", &id]);
-    assert_eq!(read_cgroup_file(&cpu, "cpu.cfs_quota_us"), "50000");
-    assert_eq!(read_cgroup_file(&cpu, "cpu.cfs_period_us"), "200000");
-    assert_eq!(read_cgroup_file(&cpu, "cpu.shares"), "512");
-    assert_eq!(read_cgroup_file(&cg.dir("cpuset"), "cpuset.cpus"), "0");
+    assert_eq!(host.quota_period(), "50000 200000");
+    assert_eq!(host.shares(), shares_shown(512));
+    assert_eq!(host.cpus(), "0");
     rt.ok(&["update", "--memory", "-1", &id]);
-    let unlimited: u64 = read_cgroup_file(&mem, "memory.limit_in_bytes").parse().unwrap();
-    assert!(unlimited > 1 << 60, "--memory -1 is unlimited: {unlimited}");
+    let unlimited = host.memory();
+    assert!(unlimited == "max" || unlimited.parse::<u64>().is_ok_and(|n| n > 1 << 60), "--memory -1 is unlimited: {unlimited}");
     rt.ok(&["update", "--memory", "128m", &id]);
 
     // Device rules are never updated.
-    assert_eq!(read_cgroup_file(&cg.dir("devices"), "devices.list"), devices_before);
+    assert_eq!(devices(), devices_before);
 
     // The pids limit works: the shell cannot start its 20 sleeps.
     std::fs::write(cg.b.rootfs().join("tmp/go"), "").unwrap();
-    let refused = || read_cgroup_file(&pids, "pids.events").strip_prefix("max ").and_then(|n| n.trim().parse::<u64>().ok());
-    assert!(poll(T, || refused().filter(|&n| n > 0)).is_some(), "no fork was refused (pids.events: {:?})", refused());
-    assert!(read_cgroup_file(&pids, "pids.current").parse::<u64>().unwrap() <= 7);
+    assert!(poll(T, || (host.forks_refused() > 0).then_some(())).is_some(), "no fork was refused");
+    assert!(procs(&cg).len() <= 7, "{:?}", procs(&cg));
 
     // Bad values fail, name the flag or field, and change nothing.
-    let limit = read_cgroup_file(&mem, "memory.limit_in_bytes");
+    let limit = host.memory();
     let out = fails(&rt, &["update", "--memory", "lots", &id]);
     if check_messages() {
         assert!(out.contains("invalid value for memory"), "{out}");
@@ -501,8 +552,8 @@ fn update_changes_the_cgroup_files_and_the_recorded_limits() {
     if check_messages() {
         assert!(missing.contains("/nonexistent/resources.json"), "{missing}");
     }
-    assert_eq!(read_cgroup_file(&mem, "memory.limit_in_bytes"), limit);
-    assert_eq!(read_cgroup_file(&pids, "pids.max"), "7");
+    assert_eq!(host.memory(), limit);
+    assert_eq!(host.pids(), "7");
     let out = fails(&rt, &["update", "--memory", "64m", "no-such-container"]);
     if check_messages() {
         assert!(out.contains("container does not exist"), "{out}");

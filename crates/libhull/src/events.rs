@@ -224,6 +224,25 @@ mod tests {
         assert!(st["data"]["cpu"].is_object());
     }
 
+    /// cgroup v2: a rise of memory.events' oom_kill is one OOM event; the file going away
+    /// (the cgroup removed) ends the watch. A fake directory stands in for the cgroup.
+    #[test]
+    fn v2_watcher_sees_oom_kills() {
+        let dir = std::env::temp_dir().join(format!("hull-oom-v2-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("memory.events"), "oom 1\noom_kill 1\n").unwrap();
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let mut w = OomWatcher::new(&cg).unwrap();
+        let t = Duration::from_millis(1);
+        // Kills before the watch started are not reported.
+        assert_eq!(w.wait(t).unwrap(), Wake::Timeout);
+        fs::write(dir.join("memory.events"), "oom 3\noom_kill 3\n").unwrap();
+        assert_eq!(w.wait(t).unwrap(), Wake::Oom);
+        assert_eq!(w.wait(t).unwrap(), Wake::Timeout);
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(w.wait(t).unwrap(), Wake::Gone);
+    }
+
     #[test]
     fn oom_kill_counter() {
         let p = std::env::temp_dir().join(format!("hull-memory-events-{}", std::process::id()));

@@ -690,6 +690,47 @@ mod tests {
         assert_eq!(v, want);
     }
 
+    /// A cgroup v2 directory as the kernel lays it out, in a temporary directory (this host's
+    /// cgroup2 mount has no controllers): the conversions to runc's v1 shapes.
+    #[test]
+    fn v2_files_in_runcs_shapes() {
+        let dir = std::env::temp_dir().join(format!("hull-stats-v2-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let w = |f: &str, t: &str| fs::write(dir.join(f), t).unwrap();
+        w("cgroup.procs", "10\n11\n");
+        w("pids.current", "2\n");
+        w("pids.max", "max\n");
+        w("memory.stat", "anon 4096\nfile 8192\nkernel 100\n");
+        w("memory.current", "12288\n");
+        w("memory.max", "67108864\n");
+        w("memory.swap.current", "1000\n");
+        w("memory.swap.max", "1048576\n");
+        w("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 1\nthrottled_usec 7\n");
+        w("io.stat", "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let s = collect(&cg).unwrap();
+        assert_eq!(s.pids, Pids { current: 2, limit: 0 });
+        assert_eq!(s.memory.cache, 8192);
+        assert_eq!(s.memory.raw["anon"], 4096);
+        assert_eq!((s.memory.usage.usage, s.memory.usage.limit), (12288, 64 << 20));
+        // v1's memory+swap: swap plus memory, for the usage and the limit.
+        assert_eq!((s.memory.swap.usage, s.memory.swap.limit), (13288, (64 << 20) + (1 << 20)));
+        assert_eq!((s.cpu.usage.total, s.cpu.usage.user, s.cpu.usage.kernel), (1_500_000, 1_000_000, 500_000));
+        assert_eq!(s.cpu.throttling, Throttling { periods: 4, throttled_periods: 1, throttled_time: 7000 });
+        assert_eq!(s.blkio.io_service_bytes_recursive[0], BlkioEntry { major: 8, minor: 0, op: "Read".into(), value: 4096 });
+        assert_eq!(s.blkio.io_serviced_recursive.len(), 2);
+        // No pids controller: the processes are counted.
+        fs::remove_file(dir.join("pids.current")).unwrap();
+        assert_eq!(collect(&cg).unwrap().pids.current, 2);
+        // An unlimited swap stays unlimited.
+        w("memory.swap.max", "max\n");
+        assert_eq!(collect(&cg).unwrap().memory.swap.limit, u64::MAX);
+        w("memory.current", "lots\n");
+        let e = collect(&cg).unwrap_err().to_string();
+        assert!(e.contains("memory.current") && e.contains("lots"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn blkio_lines() {
         let dir = std::env::temp_dir().join(format!("hull-stats-test-{}", std::process::id()));
