@@ -383,7 +383,7 @@ impl Drop for Undo {
 }
 
 /// Writes the pid file atomically (a temporary file beside it, then rename), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));

@@ -16,6 +16,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod exec;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;
@@ -28,6 +29,7 @@ pub mod state;
 pub mod sys;
 
 pub use container::{CreateOptions, Created, Runtime};
+pub use exec::{ExecOptions, Execed};
 pub use spec::example::OCI_VERSION;
 pub use state::{StateReport, Status};
 

@@ -559,6 +559,21 @@ fn readonly_path(root: BorrowedFd<'_>, p: &Path) -> Result<(), RootfsError> {
 /// Returns (master, slave). The slave is checked to be a pts device, not whatever an image put
 /// at /dev/pts/N (CVE-2025-52565): it comes from TIOCGPTPEER, never from a path.
 pub fn setup_console(root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RootfsError> {
+    let (master, slave) = open_pty(root)?;
+    let console = Path::new("/dev/console");
+    // An image's /dev/console (maybe a symlink) is replaced by a plain file to mount on.
+    if let Ok(dev) = open_in_root(root, Path::new("/dev"), libc::O_RDONLY | libc::O_DIRECTORY) {
+        let _ = nix::unistd::unlinkat(dev.as_fd(), "console", nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    let target = mkdir_all_in_root(root, console, Leaf::File).map_err(perr(console))?;
+    let tree = open_tree_fd(slave.as_fd()).map_err(perr(console))?;
+    sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(perr(console))?;
+    Ok((master, slave))
+}
+
+/// A new pty of the container's devpts instance (`/dev/pts/ptmx` under `root`): (master, peer).
+/// Both ends are checked to be what they claim; the peer comes from TIOCGPTPEER, not a path.
+pub fn open_pty(root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RootfsError> {
     let ptmx = Path::new("/dev/pts/ptmx");
     let master =
         sys::openat2(root, rel(ptmx), libc::O_RDWR | libc::O_NOCTTY, 0, RESOLVE_ROOT | libc::RESOLVE_NO_SYMLINKS).map_err(perr(ptmx))?;
@@ -572,17 +587,9 @@ pub fn setup_console(root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RootfsE
     sys::unlockpt(master.as_fd()).map_err(perr(ptmx))?;
     let slave = sys::tiocgptpeer(master.as_fd()).map_err(perr(ptmx))?;
     let sst = sys::fstat(slave.as_fd()).map_err(perr(ptmx))?;
-    if libc::major(sst.st_rdev) != 136 && !(136..144).contains(&libc::major(sst.st_rdev)) {
+    if !(136..144).contains(&libc::major(sst.st_rdev)) {
         return Err(RootfsError::Refused { field: "process.terminal".into(), reason: "the pty peer is not a pts device".into() });
     }
-    let console = Path::new("/dev/console");
-    // An image's /dev/console (maybe a symlink) is replaced by a plain file to mount on.
-    if let Ok(dev) = open_in_root(root, Path::new("/dev"), libc::O_RDONLY | libc::O_DIRECTORY) {
-        let _ = nix::unistd::unlinkat(dev.as_fd(), "console", nix::unistd::UnlinkatFlags::NoRemoveDir);
-    }
-    let target = mkdir_all_in_root(root, console, Leaf::File).map_err(perr(console))?;
-    let tree = open_tree_fd(slave.as_fd()).map_err(perr(console))?;
-    sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(perr(console))?;
     Ok((master, slave))
 }
 
