@@ -293,7 +293,6 @@ fn kill_all_with(flag: &str) {
 }
 
 #[test]
-#[ignore = "hull bug: `kill --all <id> 9` of a container without a pid namespace kills everything but exits 1 \"container not running\""]
 fn kill_all_short_flag_signals_every_process() {
     if !require_root() {
         return;
@@ -302,7 +301,6 @@ fn kill_all_short_flag_signals_every_process() {
 }
 
 #[test]
-#[ignore = "hull bug: `kill --all <id> 9` of a container without a pid namespace kills everything but exits 1 \"container not running\""]
 fn kill_all_long_flag_signals_every_process() {
     if !require_root() {
         return;
@@ -327,7 +325,6 @@ fn delete_short_force_flag_kills_and_removes_a_running_container() {
 }
 
 #[test]
-#[ignore = "hull bug: `delete -f` of a container that does not exist fails (runc succeeds)"]
 fn delete_force_of_a_missing_container_succeeds() {
     if !require_root() {
         return;
@@ -398,7 +395,6 @@ fn create_no_pivot_runs_with_the_rootfs_as_root() {
 }
 
 #[test]
-#[ignore = "hull bug: `create --no-pivot` with rootfsPropagation private/rprivate is accepted (runc refuses it)"]
 fn create_no_pivot_refuses_a_private_rootfs_propagation() {
     if !require_root() {
         return;
@@ -420,7 +416,6 @@ fn create_no_pivot_refuses_a_private_rootfs_propagation() {
 }
 
 #[test]
-#[ignore = "hull bug: `create` succeeds when process.args[0] does not exist; the error only shows when the process fails after `start`"]
 fn create_fails_when_the_executable_is_missing() {
     if !require_root() {
         return;
@@ -605,7 +600,6 @@ fn bundle_in(dir: &Path, args: &[&str]) -> Bundle {
 }
 
 #[test]
-#[ignore = "hull bug: rootfsPropagation private/shared/slave with the bundle on a shared mount: pivot_root EINVAL, and the container's mounts leak to the host"]
 fn rootfs_propagation_sets_the_propagation_of_root() {
     if !require_root() {
         return;

@@ -69,6 +69,9 @@ impl Runtime {
         if !plan.terminal && opts.console_socket.is_some() {
             return Err(other("--console-socket: cannot use a console socket when process.terminal is false"));
         }
+        if opts.no_pivot && plan.rootfs_propagation & libc::MS_PRIVATE != 0 {
+            return Err(other("linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)"));
+        }
         if !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::Mount) {
             return Err(other("linux.namespaces: a mount namespace is required"));
         }
@@ -226,6 +229,9 @@ impl Runtime {
             for pid in st.cgroup.pids()? {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::try_from(sig).ok());
             }
+            // The init may already be gone with the rest: that is success for --all (runc).
+            let _ = signal_init(&st, sig);
+            return Ok(());
         }
         signal_init(&st, sig)
     }
@@ -235,6 +241,10 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
         let sd = self.dir(id)?;
         if !sd.exists() {
+            // `delete --force` of a container that is already gone succeeds, as runc's does.
+            if force {
+                return Ok(());
+            }
             return Err(StateError::NotExist(id.to_string()).into());
         }
         let _lock = lock_existing(&sd)?;

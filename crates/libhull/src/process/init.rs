@@ -333,6 +333,12 @@ fn home_of(uid: u32) -> String {
 fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
     use std::os::unix::fs::PermissionsExt;
     if arg0.contains('/') {
+        // Checked now so that a missing program fails `create`, not the container later.
+        match std::fs::metadata(arg0) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
+            Ok(_) => return Err(format!("exec: {arg0:?}: not an executable file")),
+            Err(err) => return Err(format!("exec: {arg0:?}: {err}")),
+        }
         return sys::cstring(arg0).map_err(e("process.args[0]"));
     }
     let path =
