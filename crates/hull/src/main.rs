@@ -1,6 +1,7 @@
 //! hull: runc's command line over libhull. Argument parsing, output formats and exit codes
 //! only; everything a container is lives in the library.
 
+mod exec;
 mod log;
 mod ops;
 mod run;
@@ -141,6 +142,8 @@ enum Command {
     Events(ops::EventsArgs),
     /// Update a container's resource limits
     Update(Box<ops::UpdateArgs>),
+    /// Run a new process inside a running container
+    Exec(Box<exec::ExecArgs>),
 }
 
 fn default_root() -> PathBuf {
@@ -187,16 +190,19 @@ fn main() -> ExitCode {
         None => default_root(),
     };
     let rt = Runtime::new(root);
-    if matches!(command, Command::Create { .. } | Command::Run { .. }) {
+    if matches!(command, Command::Create { .. } | Command::Run { .. } | Command::Exec(_)) {
         if let Err(why) = libhull::exeseal::ensure_sealed() {
             logger.debug(&format!("binary not sealed: {why}"));
         }
     }
+    // exec reports its own failures as 255, as runc does, so callers can tell them from the
+    // process's exit status.
+    let fail_code = if matches!(command, Command::Exec(_)) { 255 } else { 1 };
     match dispatch(&rt, command, &logger) {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
             logger.error(&msg);
-            ExitCode::from(1)
+            ExitCode::from(fail_code)
         }
     }
 }
@@ -284,6 +290,7 @@ fn dispatch(rt: &Runtime, command: Command, logger: &Logger) -> Result<u8, Strin
             rt.kill(&id, sig, all).map(|_| 0).map_err(err)
         }
         Command::Delete { force, id } => rt.delete(&id, force).map(|_| 0).map_err(err),
+        Command::Exec(args) => exec::exec(rt, *args, logger),
         Command::Features => {
             print!("{}", libhull::features::features_json());
             Ok(0)

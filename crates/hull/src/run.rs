@@ -30,15 +30,7 @@ pub fn run(
             let _ = libhull::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0);
         }
     }
-    // The container is cloned before signals are blocked here (so it starts with a clean
-    // mask); a SIGCHLD that comes before the block is not lost: the loop reaps before it waits.
     let created = rt.create(id, bundle, &opts).map_err(|e| e.to_string())?;
-    let mut mask = SigSet::all();
-    mask.remove(Signal::SIGKILL);
-    mask.remove(Signal::SIGSTOP);
-    if !detach {
-        mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
-    }
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
         return Err(e.to_string());
@@ -46,7 +38,7 @@ pub fn run(
     if detach {
         return Ok(0);
     }
-    let status = supervise(created.pid, created.console, &mask, logger);
+    let status = supervise(created.pid, created.console, logger);
     if !keep {
         if let Err(e) = rt.delete(id, true) {
             logger.warn(&format!("delete {id}: {e}"));
@@ -55,9 +47,16 @@ pub fn run(
     status
 }
 
-/// Waits for the init, forwarding signals and proxying the pty; returns its exit code.
-fn supervise(pid: i32, console: Option<OwnedFd>, mask: &SigSet, logger: &Logger) -> Result<u8, String> {
-    let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
+/// Waits for our child `pid` (a container's init or an exec'd process), forwarding signals
+/// and proxying the pty; returns its exit code (128+N when killed by signal N).
+pub fn supervise(pid: i32, console: Option<OwnedFd>, logger: &Logger) -> Result<u8, String> {
+    // The process was cloned before signals are blocked here (so it starts with a clean mask);
+    // a SIGCHLD that came before is not lost: the loop reaps before it waits.
+    let mut mask = SigSet::all();
+    mask.remove(Signal::SIGKILL);
+    mask.remove(Signal::SIGSTOP);
+    mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
     let _raw = console.as_ref().map(|c| RawTerminal::enter(c.as_fd()));
     let stdin = std::io::stdin();
     let mut stdin_open = console.is_some();

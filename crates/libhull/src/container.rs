@@ -69,6 +69,9 @@ impl Runtime {
         if !plan.terminal && opts.console_socket.is_some() {
             return Err(other("--console-socket: cannot use a console socket when process.terminal is false"));
         }
+        if opts.no_pivot && plan.rootfs_propagation & libc::MS_PRIVATE != 0 {
+            return Err(other("linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)"));
+        }
         if !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::Mount) {
             return Err(other("linux.namespaces: a mount namespace is required"));
         }
@@ -234,6 +237,10 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
         let sd = self.dir(id)?;
         if !sd.exists() {
+            // `delete --force` of a container that is already gone succeeds, as runc's does.
+            if force {
+                return Ok(());
+            }
             return Err(StateError::NotExist(id.to_string()).into());
         }
         let _lock = lock_existing(&sd)?;
@@ -379,7 +386,7 @@ impl Drop for Undo {
 }
 
 /// Writes the pid file atomically (a temporary file beside it, then rename), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));

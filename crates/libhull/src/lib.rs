@@ -17,6 +17,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod events;
+pub mod exec;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;
@@ -33,6 +34,7 @@ pub mod sys;
 pub mod update;
 
 pub use container::{CreateOptions, Created, Runtime};
+pub use exec::{ExecOptions, Execed};
 pub use spec::example::OCI_VERSION;
 pub use state::{StateReport, Status};
 

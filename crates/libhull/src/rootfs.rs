@@ -127,12 +127,25 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> io::R
 /// Sets up the rootfs before pivot_root: propagation, the rootfs bind mount, the config's
 /// mounts, devices and /dev links. Returns an fd of the rootfs mount.
 pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, PathBuf>) -> Result<OwnedFd, RootfsError> {
-    // Nothing we mount may propagate back to the host.
+    // Our copy of the host's mounts gets the config's propagation (default rslave: host
+    // mounts still reach us, ours never reach the host).
     sys::mount(None, Path::new("/"), None, plan.rootfs_propagation, None).map_err(|e| RootfsError::Mount {
         field: "linux.rootfsPropagation".into(),
         path: "/".into(),
         source: e,
     })?;
+    // If the mount holding the rootfs is still shared (a non-recursive propagation above), the
+    // rootfs bind and every mount on it would propagate to the host, and pivot_root would
+    // refuse: cut it off in our namespace (private when the config asks for a private or a
+    // new shared tree, as runc does; else a slave, which still receives the host's mounts).
+    if let Some(parent) = shared_mount_holding(&plan.rootfs) {
+        let cut = if plan.rootfs_propagation & (libc::MS_PRIVATE | libc::MS_SHARED) != 0 { libc::MS_PRIVATE } else { libc::MS_SLAVE };
+        sys::mount(None, &parent, None, cut, None).map_err(|e| RootfsError::Mount {
+            field: "linux.rootfsPropagation".into(),
+            path: parent.clone(),
+            source: e,
+        })?;
+    }
     // The rootfs becomes a mount of its own (pivot_root needs one): a recursive bind onto itself.
     let cwd = nix::fcntl::AT_FDCWD;
     let tree = sys::open_tree(cwd, &plan.rootfs, libc::OPEN_TREE_CLONE | libc::AT_RECURSIVE as u32).map_err(perr(&plan.rootfs))?;
@@ -155,6 +168,42 @@ pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, Pa
     let cwd = plan.process().cwd();
     mkdir_all_in_root(root.as_fd(), cwd, Leaf::Dir).map_err(|e| RootfsError::Path { path: cwd.clone(), source: e })?;
     Ok(root)
+}
+
+/// The mount point of the mount that holds `path`, if that mount is shared.
+fn shared_mount_holding(path: &Path) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let Some(mp) = f.get(4).map(|m| PathBuf::from(unescape_mountinfo(m))) else { continue };
+        if !path.starts_with(&mp) {
+            continue;
+        }
+        let shared = f.iter().skip(6).take_while(|x| **x != "-").any(|x| x.starts_with("shared:"));
+        // Later lines stack on earlier ones at the same point: >= keeps the topmost.
+        if best.as_ref().is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len()) {
+            best = Some((mp, shared));
+        }
+    }
+    best.filter(|(_, shared)| *shared).map(|(p, _)| p)
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Refuses mounts over /proc that are not procfs (CVE-2019-16884, CVE-2019-19921): only
@@ -559,6 +608,21 @@ fn readonly_path(root: BorrowedFd<'_>, p: &Path) -> Result<(), RootfsError> {
 /// Returns (master, slave). The slave is checked to be a pts device, not whatever an image put
 /// at /dev/pts/N (CVE-2025-52565): it comes from TIOCGPTPEER, never from a path.
 pub fn setup_console(root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RootfsError> {
+    let (master, slave) = open_pty(root)?;
+    let console = Path::new("/dev/console");
+    // An image's /dev/console (maybe a symlink) is replaced by a plain file to mount on.
+    if let Ok(dev) = open_in_root(root, Path::new("/dev"), libc::O_RDONLY | libc::O_DIRECTORY) {
+        let _ = nix::unistd::unlinkat(dev.as_fd(), "console", nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    let target = mkdir_all_in_root(root, console, Leaf::File).map_err(perr(console))?;
+    let tree = open_tree_fd(slave.as_fd()).map_err(perr(console))?;
+    sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(perr(console))?;
+    Ok((master, slave))
+}
+
+/// A new pty of the container's devpts instance (`/dev/pts/ptmx` under `root`): (master, peer).
+/// Both ends are checked to be what they claim; the peer comes from TIOCGPTPEER, not a path.
+pub fn open_pty(root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RootfsError> {
     let ptmx = Path::new("/dev/pts/ptmx");
     let master =
         sys::openat2(root, rel(ptmx), libc::O_RDWR | libc::O_NOCTTY, 0, RESOLVE_ROOT | libc::RESOLVE_NO_SYMLINKS).map_err(perr(ptmx))?;
@@ -572,23 +636,22 @@ pub fn setup_console(root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RootfsE
     sys::unlockpt(master.as_fd()).map_err(perr(ptmx))?;
     let slave = sys::tiocgptpeer(master.as_fd()).map_err(perr(ptmx))?;
     let sst = sys::fstat(slave.as_fd()).map_err(perr(ptmx))?;
-    if libc::major(sst.st_rdev) != 136 && !(136..144).contains(&libc::major(sst.st_rdev)) {
+    if !(136..144).contains(&libc::major(sst.st_rdev)) {
         return Err(RootfsError::Refused { field: "process.terminal".into(), reason: "the pty peer is not a pts device".into() });
     }
-    let console = Path::new("/dev/console");
-    // An image's /dev/console (maybe a symlink) is replaced by a plain file to mount on.
-    if let Ok(dev) = open_in_root(root, Path::new("/dev"), libc::O_RDONLY | libc::O_DIRECTORY) {
-        let _ = nix::unistd::unlinkat(dev.as_fd(), "console", nix::unistd::UnlinkatFlags::NoRemoveDir);
-    }
-    let target = mkdir_all_in_root(root, console, Leaf::File).map_err(perr(console))?;
-    let tree = open_tree_fd(slave.as_fd()).map_err(perr(console))?;
-    sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(perr(console))?;
     Ok((master, slave))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_unescape() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/end\\"), "/end\\");
+    }
 
     #[test]
     fn mkdir_all_stays_in_root() {

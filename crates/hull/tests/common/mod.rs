@@ -459,3 +459,27 @@ pub fn cgroup_procs(dir: &Path) -> Vec<i64> {
     pids.sort_unstable();
     pids
 }
+
+impl Bundle {
+    /// Links more busybox applets (beyond the default set) into the rootfs's /bin.
+    pub fn add_applets(&self, applets: &[&str]) {
+        for a in applets {
+            let link = self.rootfs().join("bin").join(a);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink("busybox", &link).expect("symlink applet");
+            }
+        }
+    }
+}
+
+/// The mountinfo line (of `text`, a /proc/<pid>/mountinfo) for the mount at `/` that a process
+/// sees as its root: the last one listed with mount point `/` (a later mount on top hides the
+/// earlier ones).
+pub fn root_mount_line(text: &str) -> Option<String> {
+    text.lines().rfind(|l| l.split(' ').nth(4) == Some("/")).map(str::to_owned)
+}
+
+/// The optional propagation fields of a mountinfo line (`shared:N`, `master:N`, ...), in order.
+pub fn propagation_fields(line: &str) -> Vec<String> {
+    line.split(' ').skip(6).take_while(|f| *f != "-").map(str::to_owned).collect()
+}

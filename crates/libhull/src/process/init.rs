@@ -132,12 +132,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         }
     }
     drop(console_slave);
-    if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err("process.apparmorProfile: AppArmor is not enabled on this host".into());
-    }
-    if process.selinux_label().as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err("process.selinuxLabel: SELinux is not enabled on this host".into());
-    }
+    check_lsm(process)?;
     if let Some(io) = process.io_priority() {
         security::set_io_priority(io).map_err(|x| x.to_string())?;
     }
@@ -148,37 +143,80 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     ctx.chan.send(&Msg::Ready).map_err(chan_err)?;
     ctx.chan.expect_continue().map_err(chan_err)?;
 
-    let caps = security::CapPlan::from_config(process.capabilities().as_ref()).map_err(|x| x.to_string())?;
-    security::apply_bounding(&caps).map_err(|x| x.to_string())?;
-    if process.no_new_privileges() == Some(true) {
-        security::set_no_new_privs().map_err(|x| x.to_string())?;
-    }
-    let setgroups_allowed = ctx.procfs.read("self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
-    security::switch_user(process, &caps, setgroups_allowed).map_err(|x| x.to_string())?;
-    // The process gets 0022 unless the config says otherwise, whatever hull's own umask is.
-    let mask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
-    enter_cwd(process.cwd())?;
-
-    let env = build_env(process, ctx)?;
-    let args = process.args().clone().unwrap_or_default();
-    let exe = find_executable(&args[0], &env)?;
-    let argv: Vec<CString> = args.iter().map(|a| sys::cstring(a)).collect::<Result<_, _>>().map_err(e("process.args"))?;
-    let envp: Vec<CString> = env.iter().map(|a| sys::cstring(a)).collect::<Result<_, _>>().map_err(e("process.env"))?;
-
-    // Every fd but stdio and the passed ones is closed at execve.
-    for fd in 3..3 + ctx.extra_fds {
-        sys::clear_cloexec(fd as i32).map_err(e("--preserve-fds"))?;
-    }
-    sys::cloexec_from(3 + ctx.extra_fds).map_err(e("close_range"))?;
-
+    let ready = prepare_exec(process, ctx.procfs, ctx.extra_fds, ctx.listen_fds)?;
     ctx.chan.send(&Msg::Done).map_err(chan_err)?;
     // Block until `start` opens the fifo for reading, then tell it we are about to exec.
     let mut fifo = ctx.procfs.reopen_fd(ctx.fifo.as_fd(), libc::O_WRONLY).map_err(e("exec fifo"))?;
     fifo.write_all(b"0").map_err(e("exec fifo"))?;
     drop(fifo);
     run_hooks("startContainer", hooks.and_then(|h| h.start_container().as_ref()), &hook_state("created")).map_err(|x| x.to_string())?;
-    Err(format!("exec {:?}: {}", args[0], sys::execve(&exe, &argv, &envp)))
+    Err(ready.exec())
+}
+
+/// The user's program, resolved and ready for execve.
+pub(crate) struct ReadyToExec {
+    exe: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl ReadyToExec {
+    /// execve(); returns only the error.
+    pub(crate) fn exec(&self) -> String {
+        format!(
+            "exec {:?}: {}",
+            self.argv.first().map(|a| a.to_string_lossy()).unwrap_or_default(),
+            sys::execve(&self.exe, &self.argv, &self.envp)
+        )
+    }
+}
+
+/// The privilege drop and the last checks, shared by the container's init and `exec`:
+/// bounding set, no_new_privs, user and capabilities, umask, cwd (verified inside the
+/// container), environment, the program looked up in the container, and every fd but stdio
+/// and the passed ones marked close-on-exec.
+pub(crate) fn prepare_exec(
+    process: &oci_spec::runtime::Process,
+    procfs: &ProcFs,
+    extra_fds: u32,
+    listen_fds: u32,
+) -> Result<ReadyToExec, String> {
+    let caps = security::CapPlan::from_config(process.capabilities().as_ref()).map_err(|x| x.to_string())?;
+    security::apply_bounding(&caps).map_err(|x| x.to_string())?;
+    if process.no_new_privileges() == Some(true) {
+        security::set_no_new_privs().map_err(|x| x.to_string())?;
+    }
+    let setgroups_allowed = procfs.read("self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
+    security::switch_user(process, &caps, setgroups_allowed).map_err(|x| x.to_string())?;
+    // The process gets 0022 unless the config says otherwise, whatever hull's own umask is.
+    let mask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
+    enter_cwd(process.cwd())?;
+
+    let env = build_env(process, listen_fds)?;
+    let args = process.args().clone().unwrap_or_default();
+    let arg0 = args.first().ok_or("process.args: must name the program to run")?;
+    let exe = find_executable(arg0, &env)?;
+    let argv: Vec<CString> = args.iter().map(|a| sys::cstring(a)).collect::<Result<_, _>>().map_err(e("process.args"))?;
+    let envp: Vec<CString> = env.iter().map(|a| sys::cstring(a)).collect::<Result<_, _>>().map_err(e("process.env"))?;
+
+    // Every fd but stdio and the passed ones is closed at execve.
+    for fd in 3..3 + extra_fds {
+        sys::clear_cloexec(fd as i32).map_err(e("--preserve-fds"))?;
+    }
+    sys::cloexec_from(3 + extra_fds).map_err(e("close_range"))?;
+    Ok(ReadyToExec { exe, argv, envp })
+}
+
+/// Refuses LSM labels on a host without that LSM (AppArmor and SELinux land later).
+pub(crate) fn check_lsm(process: &oci_spec::runtime::Process) -> Result<(), String> {
+    if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err("process.apparmorProfile: AppArmor is not enabled on this host".into());
+    }
+    if process.selinux_label().as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err("process.selinuxLabel: SELinux is not enabled on this host".into());
+    }
+    Ok(())
 }
 
 fn enter_namespaces(ctx: &InitContext<'_>) -> Result<(), String> {
@@ -256,7 +294,7 @@ fn enter_cwd(cwd: &Path) -> Result<(), String> {
     }
 }
 
-fn build_env(process: &oci_spec::runtime::Process, ctx: &InitContext<'_>) -> Result<Vec<String>, String> {
+fn build_env(process: &oci_spec::runtime::Process, listen_fds: u32) -> Result<Vec<String>, String> {
     // A key given twice keeps its last value (as runc does); an empty HOME counts as unset.
     let mut env: Vec<String> = Vec::new();
     for e in process.env().iter().flatten() {
@@ -266,9 +304,9 @@ fn build_env(process: &oci_spec::runtime::Process, ctx: &InitContext<'_>) -> Res
             env.push(e.clone());
         }
     }
-    if ctx.listen_fds > 0 {
+    if listen_fds > 0 {
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
-        env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
+        env.push(format!("LISTEN_FDS={listen_fds}"));
         env.push("LISTEN_PID=1".to_string());
     }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -295,6 +333,12 @@ fn home_of(uid: u32) -> String {
 fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
     use std::os::unix::fs::PermissionsExt;
     if arg0.contains('/') {
+        // Checked now so that a missing program fails `create`, not the container later.
+        match std::fs::metadata(arg0) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
+            Ok(_) => return Err(format!("exec: {arg0:?}: not an executable file")),
+            Err(err) => return Err(format!("exec: {arg0:?}: {err}")),
+        }
         return sys::cstring(arg0).map_err(e("process.args[0]"));
     }
     let path =

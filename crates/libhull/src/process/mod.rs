@@ -6,6 +6,7 @@
 //! before the rest are created) does the child setns()/unshare() itself, and then a PID
 //! namespace needs one more fork.
 
+pub mod exec_init;
 pub mod init;
 pub mod sync;
 
@@ -193,7 +194,7 @@ fn write_id_maps(plan: &Plan, procfs: &ProcFs, pid: i32) -> Result<(), String> {
 
 /// Sends the pty master to `--console-socket` with SCM_RIGHTS, as runc does (the payload is
 /// the terminal's name; receivers such as conmon and containerd only use the fd).
-fn send_console(sock: &Path, master: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+pub(crate) fn send_console(sock: &Path, master: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
     use nix::sys::socket::{connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
     let err = |e: nix::Error| format!("--console-socket {}: {e}", sock.display());
     let s = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(err)?;

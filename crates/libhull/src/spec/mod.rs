@@ -158,6 +158,7 @@ impl Plan {
             return Err(invalid("hostname", "setting it needs a new UTS namespace"));
         }
 
+        refuse_unsupported(&spec)?;
         let mounts = mounts::plan_mounts(&spec, bundle)?;
         let rootfs_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
             None | Some("") => libc::MS_SLAVE | libc::MS_REC,
@@ -202,6 +203,45 @@ pub fn load_config(path: &Path) -> Result<Spec, SpecError> {
             reason: inner.to_string(),
         }
     })
+}
+
+/// Fields hull does not implement yet are refused, never silently ignored: running a
+/// container without the seccomp filter or LSM label its config asks for would be a silent
+/// security downgrade.
+fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
+    let not_yet = |f: &str| invalid(f, "is not supported by this version of hull");
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(invalid("process.apparmorProfile", "AppArmor is not enabled on this host"));
+        }
+        if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(invalid("process.selinuxLabel", "SELinux is not enabled on this host"));
+        }
+        if p.exec_cpu_affinity().is_some() {
+            return Err(not_yet("process.execCPUAffinity"));
+        }
+    }
+    if let Some(l) = spec.linux() {
+        if l.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(invalid("linux.mountLabel", "SELinux is not enabled on this host"));
+        }
+        if l.seccomp().is_some() {
+            return Err(not_yet("linux.seccomp"));
+        }
+        if l.intel_rdt().is_some() {
+            return Err(invalid("linux.intelRdt", "resctrl (Intel RDT) is not available on this host"));
+        }
+        if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(not_yet("linux.timeOffsets"));
+        }
+        if l.net_devices().as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(not_yet("linux.netDevices"));
+        }
+        if l.memory_policy().is_some() {
+            return Err(not_yet("linux.memoryPolicy"));
+        }
+    }
+    Ok(())
 }
 
 fn validate_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
