@@ -130,6 +130,11 @@ fn pause_freezes_the_processes_and_resume_thaws_them() {
     if check_messages() {
         assert!(again.contains("container not running"), "{again}");
     }
+    // exec refuses a paused container unless told --ignore-paused.
+    let out = fails(&rt, &["exec", &id, "true"]);
+    if check_messages() {
+        assert!(out.contains("paused"), "{out}");
+    }
 
     rt.ok(&["resume", &id]);
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
