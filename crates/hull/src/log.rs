@@ -73,6 +73,36 @@ impl Logger {
     pub fn warn(&self, msg: &str) {
         self.write("warning", msg);
     }
+
+    /// Routes the library's `log` records (debug notes, warnings) to the same output.
+    pub fn install_for_library(&self) {
+        let copy = Logger { file: self.file.as_ref().and_then(|f| f.try_clone().ok()), json: self.json, debug: self.debug };
+        let level = if self.debug { log::LevelFilter::Debug } else { log::LevelFilter::Warn };
+        if log::set_boxed_logger(Box::new(copy)).is_ok() {
+            log::set_max_level(level);
+        }
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn || self.debug
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let level = match r.level() {
+            log::Level::Error => "error",
+            log::Level::Warn => "warning",
+            log::Level::Info => "info",
+            _ => "debug",
+        };
+        self.write(level, &r.args().to_string());
+    }
+
+    fn flush(&self) {}
 }
 
 #[cfg(test)]

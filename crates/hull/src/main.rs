@@ -146,10 +146,14 @@ enum Command {
     Exec(Box<exec::ExecArgs>),
 }
 
+/// runc's rule: `$XDG_RUNTIME_DIR/hull` when unprivileged (or euid 0 in a user namespace
+/// with `$USER` other than root), else /run/hull.
 fn default_root() -> PathBuf {
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
-            return Path::new(&x).join("hull");
+    let euid0 = nix::unistd::geteuid().is_root();
+    let userns_user = euid0 && libhull::rootless::in_user_namespace() && std::env::var("USER").is_ok_and(|u| u != "root");
+    if !euid0 || userns_user {
+        if let Some(r) = libhull::rootless::default_root() {
+            return r;
         }
     }
     PathBuf::from("/run/hull")
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    logger.install_for_library();
     if cli.version {
         print_version();
         return ExitCode::SUCCESS;
@@ -189,7 +194,16 @@ fn main() -> ExitCode {
         },
         None => default_root(),
     };
-    let rt = Runtime::new(root);
+    let mut rt = Runtime::new(root);
+    match cli.rootless.as_deref() {
+        None | Some("auto") => {}
+        Some("true") => rt.rootless = true,
+        Some("false") => rt.rootless = false,
+        Some(v) => {
+            logger.error(&format!("--rootless: invalid value {v:?} (true, false or auto)"));
+            return ExitCode::from(1);
+        }
+    }
     if matches!(command, Command::Create { .. } | Command::Run { .. } | Command::Exec(_)) {
         if let Err(why) = libhull::exeseal::ensure_sealed() {
             logger.debug(&format!("binary not sealed: {why}"));

@@ -41,6 +41,9 @@ pub struct Created {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub root: PathBuf,
+    /// Unprivileged mode (detected by `new`): cgroups only where delegated, ids beyond the
+    /// user's own through newuidmap/newgidmap, devices bound instead of made.
+    pub rootless: bool,
 }
 
 fn other(msg: impl Into<String>) -> Error {
@@ -49,7 +52,7 @@ fn other(msg: impl Into<String>) -> Error {
 
 impl Runtime {
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { root: root.into() }
+        Runtime { root: root.into(), rootless: crate::rootless::detect() }
     }
 
     pub(crate) fn dir(&self, id: &str) -> Result<StateDir, Error> {
@@ -71,6 +74,9 @@ impl Runtime {
         }
         if opts.no_pivot && plan.rootfs_propagation & libc::MS_PRIVATE != 0 {
             return Err(other("linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)"));
+        }
+        if self.rootless && !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
+            return Err(other("linux.namespaces: a rootless container needs a user namespace (see `hull spec --rootless`)"));
         }
         if !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::Mount) {
             return Err(other("linux.namespaces: a mount namespace is required"));
@@ -95,14 +101,29 @@ impl Runtime {
         // The init gets only an O_PATH handle, never the state directory itself.
         let fifo = sys::openat2(nix::fcntl::AT_FDCWD, &fifo_path, libc::O_PATH, 0, 0)
             .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
-        cgroup.create()?;
-        undo.cgroup = Some(cgroup.clone());
-        // Limits are in place before the init exists (on v1 the devices policy applies even
-        // when the config has no resources).
         let default_resources = oci_spec::runtime::LinuxResources::default();
-        cgroup.apply(linux.and_then(|l| l.resources().as_ref()).unwrap_or(&default_resources))?;
+        let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&default_resources);
+        match cgroup.create() {
+            Ok(()) => {
+                undo.cgroup = Some(cgroup.clone());
+                // Limits are in place before the init exists (on v1 the devices policy applies
+                // even when the config has no resources).
+                cgroup.apply(resources)?;
+            }
+            // Unprivileged without a delegated cgroup: run without one unless the config asks
+            // for limits, which could then not be enforced.
+            Err(e) if self.rootless && e.is_access_denied() => {
+                if let Some(field) = crate::rootless::asks_for_limits(resources) {
+                    return Err(other(format!("{field}: cannot set cgroup limits: {e} (no cgroup is delegated to this user)")));
+                }
+                log::debug!("rootless: no cgroup for {id} ({e}); limits are not set");
+                cgroup = CgroupManager::default();
+            }
+            Err(e) => return Err(e.into()),
+        }
 
         let spawn_opts = SpawnOptions {
+            rootless: self.rootless,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,

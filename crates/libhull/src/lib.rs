@@ -26,6 +26,7 @@ pub mod process;
 pub mod procfs;
 mod ps;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod spec;
 pub mod state;

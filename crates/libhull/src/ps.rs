@@ -12,9 +12,37 @@ impl Runtime {
     /// sorted. A stopped container has none, except stragglers of one without its own PID
     /// namespace.
     pub fn processes(&self, id: &str) -> Result<Vec<i32>, Error> {
-        let (_, st, _) = self.load(id)?;
+        let (_, st, status) = self.load(id)?;
+        if st.cgroup.paths.is_empty() {
+            // A rootless container without a delegated cgroup: its processes are those in the
+            // init's PID namespace (or the init alone, without one).
+            if status == crate::Status::Stopped {
+                return Ok(Vec::new());
+            }
+            return Ok(same_pid_namespace(st.init_process_pid));
+        }
         Ok(st.cgroup.pids()?)
     }
+}
+
+/// The pids (host view) of every process in the PID namespace of `init`, sorted; just `init`
+/// when it shares the caller's PID namespace.
+fn same_pid_namespace(init: i32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| (m.dev(), m.ino()));
+    let target = ns(&init.to_string());
+    if target.is_none() || target == ns("self") {
+        return vec![init];
+    }
+    let mut out: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|p| ns(&p.to_string()) == target)
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// Sends `sig` to every process in the cgroup.

@@ -126,7 +126,7 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> io::R
 
 /// Sets up the rootfs before pivot_root: propagation, the rootfs bind mount, the config's
 /// mounts, devices and /dev links. Returns an fd of the rootfs mount.
-pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, PathBuf>) -> Result<OwnedFd, RootfsError> {
+pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, PathBuf>, rootless: bool) -> Result<OwnedFd, RootfsError> {
     // Our copy of the host's mounts gets the config's propagation (default rslave: host
     // mounts still reach us, ours never reach the host).
     sys::mount(None, Path::new("/"), None, plan.rootfs_propagation, None).map_err(|e| RootfsError::Mount {
@@ -158,7 +158,8 @@ pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, Pa
     for m in &plan.mounts {
         mount_one(root.as_fd(), m, plan, cgroup_paths)?;
     }
-    if plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
+    // In a user namespace (the container's, or hull's own when rootless) mknod is refused.
+    if rootless || plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
         bind_devices(root.as_fd(), plan)?;
     } else {
         create_devices(root.as_fd(), plan)?;

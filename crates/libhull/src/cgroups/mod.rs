@@ -54,6 +54,17 @@ pub enum CgroupError {
     Freeze { path: PathBuf, reason: String },
 }
 
+impl CgroupError {
+    /// The kernel said no for lack of rights (not delegated to an unprivileged user).
+    pub fn is_access_denied(&self) -> bool {
+        let src = match self {
+            CgroupError::Io { source, .. } | CgroupError::Write { source, .. } | CgroupError::Join { source, .. } => source,
+            _ => return false,
+        };
+        matches!(src.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS))
+    }
+}
+
 /// A container's cgroup(s): the directories hull made (or found) for it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
 pub struct CgroupManager {

@@ -29,6 +29,8 @@ pub struct InitContext<'a> {
     pub cgroup_paths: std::collections::BTreeMap<String, PathBuf>,
     /// All namespaces were made by clone3 itself (no joins, no second fork).
     pub cloned_namespaces: bool,
+    /// hull runs unprivileged: devices are bound from the host.
+    pub rootless: bool,
     /// Unshare the cgroup namespace after the parent placed us (cgroup v1: no CLONE_INTO_CGROUP).
     pub late_cgroupns: bool,
     pub no_pivot: bool,
@@ -94,7 +96,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
     };
 
-    let root = rootfs::prepare(plan, &ctx.cgroup_paths).map_err(|x| x.to_string())?;
+    let root = rootfs::prepare(plan, &ctx.cgroup_paths, ctx.rootless).map_err(|x| x.to_string())?;
     let mut console_slave = None;
     if plan.terminal {
         let (master, slave) = rootfs::setup_console(root.as_fd()).map_err(|x| x.to_string())?;

@@ -25,6 +25,8 @@ use sync::{Channel, Msg};
 /// How the caller wants the init made.
 #[derive(Debug, Default, Clone)]
 pub struct SpawnOptions {
+    /// hull runs unprivileged (see `rootless`).
+    pub rootless: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// `--preserve-fds N`.
@@ -84,6 +86,7 @@ pub fn spawn(
         cgroup_paths: cgroup.paths.clone(),
         cloned_namespaces: !joins,
         late_cgroupns,
+        rootless: opts.rootless,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         extra_fds: opts.preserve_fds + opts.listen_fds,
@@ -173,15 +176,33 @@ pub fn spawn(
     Ok(Spawned { pid: init_pid, console })
 }
 
-/// Writes uid_map and gid_map of `pid` (and `setgroups` = deny when hull is not root, since an
-/// unprivileged writer may only map its own ids).
+/// Writes uid_map and gid_map of `pid`. Root (also root of a user namespace) writes them
+/// directly; an unprivileged user may write only its own id (after `setgroups` = deny, as the
+/// kernel demands), and goes through the setuid newuidmap/newgidmap for more.
 fn write_id_maps(plan: &Plan, procfs: &ProcFs, pid: i32) -> Result<(), String> {
     let Some(l) = plan.spec.linux() else { return Ok(()) };
     let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
         maps.iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
     };
     if !nix::unistd::geteuid().is_root() {
-        procfs.write(&format!("{pid}/setgroups"), b"deny").map_err(|e| format!("/proc/{pid}/setgroups: {e}"))?;
+        let uids = l.uid_mappings().clone().unwrap_or_default();
+        let gids = l.gid_mappings().clone().unwrap_or_default();
+        if crate::rootless::own_id_only(&uids, nix::unistd::geteuid().as_raw()) {
+            procfs
+                .write(&format!("{pid}/uid_map"), fmt(l.uid_mappings()).as_bytes())
+                .map_err(|e| format!("linux.uidMappings: /proc/{pid}/uid_map: {e}"))?;
+        } else {
+            crate::rootless::map_with_helper("newuidmap", "linux.uidMappings", pid, &uids)?;
+        }
+        if crate::rootless::own_id_only(&gids, nix::unistd::getegid().as_raw()) {
+            procfs.write(&format!("{pid}/setgroups"), b"deny").map_err(|e| format!("/proc/{pid}/setgroups: {e}"))?;
+            procfs
+                .write(&format!("{pid}/gid_map"), fmt(l.gid_mappings()).as_bytes())
+                .map_err(|e| format!("linux.gidMappings: /proc/{pid}/gid_map: {e}"))?;
+        } else {
+            crate::rootless::map_with_helper("newgidmap", "linux.gidMappings", pid, &gids)?;
+        }
+        return Ok(());
     }
     procfs
         .write(&format!("{pid}/uid_map"), fmt(l.uid_mappings()).as_bytes())
