@@ -160,6 +160,10 @@ pub fn exec(rt: &Runtime, a: ExecArgs, logger: &Logger) -> Result<u8, String> {
         keep_console: !a.detach,
         sub_cgroups: a.cgroup.clone(),
     };
+    if !a.detach {
+        // As in `run`: blocked before the process exists, so no early signal is lost.
+        crate::run::block_signals()?;
+    }
     let execed = rt.exec(&id, &process, &opts).map_err(|e| e.to_string())?;
     if a.detach {
         return Ok(0);

@@ -29,6 +29,9 @@ pub fn run(
         if !no_subreaper {
             let _ = libhull::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0);
         }
+        // Blocked before the container exists, so a signal sent to hull right after the start
+        // is forwarded, not lost; the container's process unblocks them before execve.
+        block_signals()?;
     }
     let created = rt.create(id, bundle, &opts).map_err(|e| e.to_string())?;
     if let Err(e) = rt.start(id) {
@@ -50,12 +53,9 @@ pub fn run(
 /// Waits for our child `pid` (a container's init or an exec'd process), forwarding signals
 /// and proxying the pty; returns its exit code (128+N when killed by signal N).
 pub fn supervise(pid: i32, console: Option<OwnedFd>, logger: &Logger) -> Result<u8, String> {
-    // The process was cloned before signals are blocked here (so it starts with a clean mask);
-    // a SIGCHLD that came before is not lost: the loop reaps before it waits.
-    let mut mask = SigSet::all();
-    mask.remove(Signal::SIGKILL);
-    mask.remove(Signal::SIGSTOP);
-    mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
+    // The caller blocked the signals before the process was made (block_signals); a SIGCHLD
+    // that came before the signalfd exists is not lost: the loop reaps before it waits.
+    let mask = block_signals()?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
     let _raw = console.as_ref().map(|c| RawTerminal::enter(c.as_fd()));
     let stdin = std::io::stdin();
@@ -119,6 +119,15 @@ pub fn supervise(pid: i32, console: Option<OwnedFd>, logger: &Logger) -> Result<
             }
         }
     }
+}
+
+/// Blocks every signal hull forwards (all but SIGKILL and SIGSTOP); returns the set.
+pub fn block_signals() -> Result<SigSet, String> {
+    let mut mask = SigSet::all();
+    mask.remove(Signal::SIGKILL);
+    mask.remove(Signal::SIGSTOP);
+    mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
+    Ok(mask)
 }
 
 /// Reaps any exited children; the init's exit gives its code.

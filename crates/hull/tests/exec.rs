@@ -225,7 +225,6 @@ fn env_flag_adds_to_the_config_env() {
 /// An environment entry without `=` is refused (runc: "invalid environment variable"), from `-e`
 /// and from a process.json, and nothing runs; `create` refuses it in config.json already.
 #[test]
-#[ignore = "hull bug: exec does not validate process.env: -e NOEQUALS (or a process.json env entry without =) runs"]
 fn env_without_equals_is_refused() {
     if !require_root() {
         return;
@@ -439,7 +438,6 @@ fn console_socket_goes_with_detach_and_tty() {
 /// detach or allocate tty"), even with `--tty`: the runtime would keep the process without its
 /// terminal.
 #[test]
-#[ignore = "hull bug: foreground exec -t --console-socket is accepted (runc refuses it)"]
 fn foreground_exec_refuses_a_console_socket() {
     if !require_root() {
         return;
@@ -532,7 +530,6 @@ fn signals_are_forwarded_in_the_foreground() {
 /// handling before it starts the process, so there is no window where a SIGTERM kills the
 /// runtime and leaves the process running without it.
 #[test]
-#[ignore = "hull bug: SIGTERM to foreground exec right after the process starts kills hull (143), the process is not signalled"]
 fn signals_right_after_the_start_are_forwarded() {
     if !require_root() {
         return;
@@ -820,7 +817,6 @@ fn exec_into_an_unknown_container_fails() {
 }
 
 #[test]
-#[ignore = "needs pause (issue 4)"]
 fn exec_into_a_paused_container_fails_without_ignore_paused() {
     if !require_root() {
         return;

@@ -54,15 +54,14 @@ impl Runtime {
         if terminal && opts.console_socket.is_none() && !opts.keep_console {
             return Err(other("process.terminal: cannot allocate a tty if hull will detach without setting --console-socket"));
         }
+        if opts.keep_console && opts.console_socket.is_some() {
+            return Err(other("--console-socket: cannot use a console socket unless hull detaches (-d)"));
+        }
         if !terminal && opts.console_socket.is_some() {
             return Err(other("--console-socket: cannot use a console socket when the process has no terminal"));
         }
-        if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return Err(other("process.args: must name the program to run"));
-        }
-        if !process.cwd().is_absolute() {
-            return Err(other(format!("process.cwd: {:?} must be an absolute path", process.cwd())));
-        }
+        // The same checks as a config's process (args, cwd, env, rlimits).
+        crate::spec::validate_process(process)?;
         let pid_file = opts.pid_file.as_ref().map(std::path::absolute).transpose().map_err(|e| other(format!("--pid-file: {e}")))?;
         let init = sys::pidfd_open(st.init_process_pid).map_err(|_| other("cannot exec in a stopped container"))?;
         // The pidfd names the process we checked: a pid reused after this check can't be joined.

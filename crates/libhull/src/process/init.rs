@@ -202,12 +202,24 @@ pub(crate) fn prepare_exec(
     let argv: Vec<CString> = args.iter().map(|a| sys::cstring(a)).collect::<Result<_, _>>().map_err(e("process.args"))?;
     let envp: Vec<CString> = env.iter().map(|a| sys::cstring(a)).collect::<Result<_, _>>().map_err(e("process.env"))?;
 
+    reset_signals()?;
     // Every fd but stdio and the passed ones is closed at execve.
     for fd in 3..3 + extra_fds {
         sys::clear_cloexec(fd as i32).map_err(e("--preserve-fds"))?;
     }
     sys::cloexec_from(3 + extra_fds).map_err(e("close_range"))?;
     Ok(ReadyToExec { exe, argv, envp })
+}
+
+/// The process starts with no blocked signals (a foreground `run`/`exec` blocks them in hull
+/// before cloning, so none is lost) and with SIGPIPE at its default (Rust's runtime ignores
+/// it, and an ignored disposition would survive execve).
+fn reset_signals() -> Result<(), String> {
+    nix::sys::signal::SigSet::empty().thread_set_mask().map_err(e("sigprocmask"))?;
+    // SAFETY: restoring the default disposition installs no handler.
+    unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+        .map_err(e("signal(SIGPIPE)"))?;
+    Ok(())
 }
 
 /// Refuses LSM labels on a host without that LSM (AppArmor and SELinux land later).

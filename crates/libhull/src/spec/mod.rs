@@ -244,7 +244,7 @@ fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-fn validate_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(invalid("process.args", "must name the program to run"));
     }
