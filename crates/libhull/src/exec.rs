@@ -99,6 +99,7 @@ impl Runtime {
                     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                     exec_pid = p;
                     guard.0 = Some(p);
+                    parent.send(&Msg::Continue).map_err(|e| other(format!("sync: {e}")))?;
                 }
                 Some((Msg::Console, fd)) => {
                     let fd = fd.ok_or_else(|| other("the exec process sent no pty master"))?;

@@ -59,6 +59,9 @@ fn setup(ctx: &ExecContext<'_>) -> Result<Never, String> {
             let _ = ctx.chan.send(&Msg::InitPid(pid));
             sys::exit_now(0);
         }
+        // Wait until hull has our pid: otherwise our `Done` could overtake the `InitPid`
+        // above and hull would wait for the wrong process.
+        ctx.chan.expect_continue().map_err(chan_err)?;
     }
     let p = ctx.process;
     if p.terminal() == Some(true) {

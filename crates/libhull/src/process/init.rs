@@ -272,6 +272,8 @@ fn enter_namespaces(ctx: &InitContext<'_>) -> Result<(), String> {
                 let _ = ctx.chan.send(&Msg::InitPid(pid));
                 sys::exit_now(0);
             }
+            // Wait until hull has our pid, so nothing we send overtakes the `InitPid` above.
+            ctx.chan.expect_continue().map_err(chan_err)?;
         }
     }
     if ctx.late_cgroupns {

@@ -137,6 +137,7 @@ pub fn spawn(
                 }
                 init_pid = p;
                 *pid_hint = Some(p);
+                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
             }
             Some((Msg::Console, fd)) => {
                 let fd = fd.ok_or("the init sent no pty master")?;
