@@ -644,3 +644,45 @@ fn delete_force_kills_every_process_and_removes_the_cgroups() {
         assert!(poll(T, || (!d.exists()).then_some(())).is_some(), "{} left behind", d.display());
     }
 }
+
+/// The update flags the test above does not use: each is read back from the cgroup files.
+#[test]
+fn update_remaining_flags_are_read_back() {
+    if !require_root() {
+        return;
+    }
+    let mut cg = CgBundle::sh("exec sleep 1000");
+    cg.b.config["linux"]["resources"]["memory"] = json!({"limit": 256 << 20});
+    cg.save();
+    let rt = Runtime::new();
+    let id = unique("update2");
+    rt.create_and_start(&cg.b, &id);
+    let host = HostLimits(&cg);
+
+    rt.ok(&["update", "--memory", "64m", "--memory-swap", "128m", "--memory-reservation", "32m", "--cpuset-mems", "0", &id]);
+    assert_eq!(host.memory(), (64u64 << 20).to_string());
+    assert_eq!(host.reservation(), (32u64 << 20).to_string());
+    if cgroup_v2_only() {
+        // v2 counts swap apart from memory: 128m - 64m.
+        assert_eq!(read_cgroup_file(&cg.dir(""), "memory.swap.max"), (64u64 << 20).to_string());
+        assert_eq!(read_cgroup_file(&cg.dir(""), "cpuset.mems"), "0");
+    } else {
+        assert_eq!(read_cgroup_file(&cg.dir("memory"), "memory.memsw.limit_in_bytes"), (128u64 << 20).to_string());
+        assert_eq!(read_cgroup_file(&cg.dir("cpuset"), "cpuset.mems"), "0");
+        rt.ok(&["update", "--cpu-rt-period", "1000000", "--cpu-rt-runtime", "10000", &id]);
+        assert_eq!(read_cgroup_file(&cg.dir("cpu"), "cpu.rt_period_us"), "1000000");
+        assert_eq!(read_cgroup_file(&cg.dir("cpu"), "cpu.rt_runtime_us"), "10000");
+        rt.ok(&["update", "--blkio-weight", "500", &id]);
+        let dir = cg.dir("blkio");
+        let file = if dir.join("blkio.weight").exists() { "blkio.weight" } else { "blkio.bfq.weight" };
+        let w = read_cgroup_file(&dir, file);
+        // BFQ shows "default N" on some kernels.
+        assert!(w.split_whitespace().any(|t| t == "500"), "{file}: {w}");
+    }
+    // -r with a file.
+    let res = cg.b.path().join("resources.json");
+    std::fs::write(&res, r#"{"pids":{"limit":9}}"#).unwrap();
+    rt.ok(&["update", "-r", res.to_str().unwrap(), &id]);
+    assert_eq!(host.pids(), "9");
+    rt.ok(&["delete", "--force", &id]);
+}
