@@ -686,3 +686,46 @@ fn update_remaining_flags_are_read_back() {
     assert_eq!(host.pids(), "9");
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// `events --stats` of the same bundle under hull and under Debian's runc, side by side: the
+/// field names agree down to the second level (values and zero-valued fields may differ).
+#[test]
+fn events_stats_field_names_match_runc_side_by_side() {
+    if !require_root() {
+        return;
+    }
+    let runc = Path::new("/usr/sbin/runc");
+    assert!(runc.exists(), "runc is the reference here: scripts/install-deps.sh installs it");
+    let mut cg = CgBundle::sh("exec sleep 1000");
+    cg.b.config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+    cg.b.config["linux"]["resources"]["pids"] = json!({"limit": 20});
+    cg.save();
+    let stats_of = |bin: &Path| -> serde_json::Value {
+        let root = common::TempDir::new("sbs-root");
+        let id = unique("sbs");
+        let run = |args: &[&str]| {
+            std::process::Command::new(bin).arg("--root").arg(root.path()).args(args).stdin(Stdio::null()).output().expect("spawn runtime")
+        };
+        let out = run(&["run", "-d", "--bundle", cg.b.path().to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
+        let out = run(&["events", "--stats", &id]);
+        let _ = run(&["delete", "--force", &id]);
+        assert!(out.status.success(), "{}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("stats JSON")
+    };
+    let ours = stats_of(&common::hull_bin());
+    let theirs = stats_of(runc);
+    assert_eq!(keys(&ours), keys(&theirs));
+    assert_eq!(keys(&ours["data"]), keys(&theirs["data"]), "data:\nhull {}\nrunc {}", ours["data"], theirs["data"]);
+    for k in ["cpu", "memory", "pids"] {
+        let (a, b) = (&ours["data"][k], &theirs["data"][k]);
+        // Go drops zero-valued fields (omitempty); compare what both have non-empty.
+        let nonzero = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().map(|o| o.iter().filter(|(_, x)| !(x.is_null() || *x == &json!(0))).map(|(k, _)| k.clone()).collect()).unwrap_or_default()
+        };
+        let (mut na, mut nb) = (nonzero(a), nonzero(b));
+        na.sort();
+        nb.sort();
+        assert_eq!(na, nb, "data.{k}:\nhull {a}\nrunc {b}");
+    }
+}
