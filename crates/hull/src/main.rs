@@ -35,7 +35,7 @@ struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless cgroup manager: true, false or auto
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    #[arg(long, value_name = "true|false|auto")]
     rootless: Option<String>,
     /// Path to criu (accepted for compatibility)
     #[arg(long, global = true)]

@@ -706,8 +706,18 @@ fn events_stats_field_names_match_runc_side_by_side() {
         let run = |args: &[&str]| {
             std::process::Command::new(bin).arg("--root").arg(root.path()).args(args).stdin(Stdio::null()).output().expect("spawn runtime")
         };
-        let out = run(&["run", "-d", "--bundle", cg.b.path().to_str().unwrap(), &id]);
-        assert!(out.status.success(), "{}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
+        // The detached container keeps its stdio: give it none, or reading the output would
+        // wait for the container to end.
+        let st = std::process::Command::new(bin)
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "-d", "--bundle", cg.b.path().to_str().unwrap(), &id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("spawn runtime");
+        assert!(st.success(), "{} run -d failed", bin.display());
         let out = run(&["events", "--stats", &id]);
         let _ = run(&["delete", "--force", &id]);
         assert!(out.status.success(), "{}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
@@ -721,7 +731,9 @@ fn events_stats_field_names_match_runc_side_by_side() {
         let (a, b) = (&ours["data"][k], &theirs["data"][k]);
         // Go drops zero-valued fields (omitempty); compare what both have non-empty.
         let nonzero = |v: &serde_json::Value| -> Vec<String> {
-            v.as_object().map(|o| o.iter().filter(|(_, x)| !(x.is_null() || *x == &json!(0))).map(|(k, _)| k.clone()).collect()).unwrap_or_default()
+            v.as_object()
+                .map(|o| o.iter().filter(|(_, x)| !(x.is_null() || *x == &json!(0))).map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default()
         };
         let (mut na, mut nb) = (nonzero(a), nonzero(b));
         na.sort();

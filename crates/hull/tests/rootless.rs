@@ -8,14 +8,9 @@
 //! supplementary groups; XDG_RUNTIME_DIR a 0700 directory of its own, so hull's default root is
 //! `$XDG_RUNTIME_DIR/hull`). The checks are made from inside the container and on the host.
 //!
-//! Known hull bug worked around here: an unprivileged `create`/`run` fails about half of the
-//! time with `linux.uidMappings: /proc/N/uid_map: Permission denied` (or gid_map, setgroups):
-//! the init makes itself non-dumpable before the parent writes its id maps, which makes its
-//! /proc files root's. Nothing has run in the container when that happens, so the helpers retry
-//! `create`/`run` on exactly that error (saying so on stderr); `start_is_reliable` is the test of
-//! the bug itself. Likewise `exec --pid-file` may name a hull intermediate instead of the process
-//! (`exec_pid_and_exit_status_are_the_processs`), so the tests find exec'd processes on the host
-//! by their command line.
+//! `start_is_reliable` guards against an id-map race once seen here (the init turned itself
+//! non-dumpable before an unprivileged hull wrote its id maps); the tests find exec'd processes
+//! on the host by their command line.
 
 mod common;
 
@@ -256,7 +251,7 @@ impl UserHull {
     /// A command that starts a container (`create`, `run`, `run -d`), retried on the known id-map
     /// race (see the module comment).
     fn start_cmd(&self, args: &[&str]) -> Outcome {
-        retry_map_race(|| self.run(args))
+        self.run(args)
     }
 
     /// `create --bundle B id`, which must succeed.
@@ -367,26 +362,6 @@ fn run_command(mut c: Command) -> Outcome {
 
 /// The failure of the known race: the parent could not write the init's id maps because the
 /// init had already made itself non-dumpable (its /proc files then belong to root).
-fn is_map_race(o: &Outcome) -> bool {
-    !o.success()
-        && ["/uid_map: Permission denied", "/gid_map: Permission denied", "/setgroups: Permission denied"]
-            .iter()
-            .any(|s| o.stderr.contains(s))
-}
-
-/// Runs `f` again while it fails with the known id-map race (at most 30 times).
-fn retry_map_race(mut f: impl FnMut() -> Outcome) -> Outcome {
-    let mut o = f();
-    for _ in 0..30 {
-        if !is_map_race(&o) {
-            break;
-        }
-        eprintln!("note: retrying after the known hull id-map race: {}", o.stderr.trim());
-        o = f();
-    }
-    o
-}
-
 /// Host processes with `needle` as one of their arguments (a container init is a clone of hull:
 /// until it execs, its command line is the hull command that made it, which names the id).
 fn processes_naming(needle: &str) -> Vec<i32> {
@@ -745,11 +720,9 @@ fn missing_newuidmap_is_refused_naming_the_helper() {
     let h = UserHull::main();
     let id = unique("rl-nohelper");
     // hull finds the helper through PATH: an empty one is a host without uidmap.
-    let o = retry_map_race(|| {
-        let mut c = h.cmd();
-        c.env("PATH", "/nonexistent").args(["create", "--bundle", b.arg(), &id]);
-        run_command(c)
-    });
+    let mut c = h.cmd();
+    c.env("PATH", "/nonexistent").args(["create", "--bundle", b.arg(), &id]);
+    let o = run_command(c);
     assert!(!o.success(), "create without newuidmap succeeded: {}", o.describe());
     if check_messages() {
         let text = o.text();
@@ -921,7 +894,6 @@ fn device_missing_on_the_host_is_refused_leaving_nothing() {
 }
 
 #[test]
-#[ignore = "hull bug: a linux.devices entry that cannot be bound (missing on the host) is refused without naming linux.devices"]
 fn device_missing_on_the_host_error_names_the_field() {
     if !require_root() {
         return;
@@ -937,7 +909,6 @@ fn device_missing_on_the_host_error_names_the_field() {
 }
 
 #[test]
-#[ignore = "hull bug: rootless binds the host node at a linux.devices path even when its type/major/minor differ from the config"]
 fn device_whose_numbers_differ_from_the_hosts_is_refused() {
     if !require_root() {
         return;
@@ -1052,7 +1023,6 @@ fn another_user_cannot_see_or_touch_the_container() {
 }
 
 #[test]
-#[ignore = "hull bug: delete --force by a user who cannot read the state directory exits 0 and leaves the container running"]
 fn another_users_delete_force_fails() {
     if !require_root() {
         return;
@@ -1077,7 +1047,6 @@ fn another_users_delete_force_fails() {
 }
 
 #[test]
-#[ignore = "hull bug: unprivileged create/run fails ~45% of the time with `/proc/N/uid_map: Permission denied` (init non-dumpable before the maps are written)"]
 fn start_is_reliable() {
     if !require_root() {
         return;
@@ -1098,7 +1067,6 @@ fn start_is_reliable() {
 }
 
 #[test]
-#[ignore = "hull bug: exec may take the PID-namespace intermediate for the process (Done read before InitPid): wrong --pid-file, exit 0"]
 fn exec_pid_and_exit_status_are_the_processs() {
     if !require_root() {
         return;
@@ -1176,7 +1144,7 @@ fn rootless_auto_inside_unshare_as_the_user() {
 
     let id = unique("rl-unshare");
     // USER is the user's name, so the default root is $XDG_RUNTIME_DIR/hull (runc's rule).
-    let o = retry_map_race(|| unshared(&["--rootless=auto", "run", "-d", "--bundle", b.arg(), &id]));
+    let o = unshared(&["--rootless=auto", "run", "-d", "--bundle", b.arg(), &id]);
     assert!(o.success(), "run -d under unshare -r: {}", o.describe());
     assert!(
         h.xdg.path().join(runtime_name()).join(&id).join("state.json").exists(),
@@ -1203,7 +1171,6 @@ fn rootless_auto_inside_unshare_as_the_user() {
 }
 
 #[test]
-#[ignore = "hull bug: real root inside `unshare -r` with --rootless=auto fails: linux.resources.devices: devices.deny: Operation not permitted"]
 fn rootless_auto_inside_unshare_as_root() {
     if !require_root() {
         return;
@@ -1244,7 +1211,6 @@ fn rootless_auto_inside_unshare_as_root() {
 }
 
 #[test]
-#[ignore = "hull bug: `--rootless auto` (value after a space, as runc takes it) is parsed as a subcommand: only --rootless=auto works"]
 fn rootless_flag_takes_a_separate_value_as_runc() {
     if !require_root() {
         return;

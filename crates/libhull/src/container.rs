@@ -103,20 +103,28 @@ impl Runtime {
             .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
         let default_resources = oci_spec::runtime::LinuxResources::default();
         let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&default_resources);
-        match cgroup.create() {
+        // Limits are in place before the init exists (on v1 the devices policy applies even
+        // when the config has no resources).
+        let placed = match cgroup.create() {
             Ok(()) => {
                 undo.cgroup = Some(cgroup.clone());
-                // Limits are in place before the init exists (on v1 the devices policy applies
-                // even when the config has no resources).
-                cgroup.apply(resources)?;
+                cgroup.apply(resources)
             }
-            // Unprivileged without a delegated cgroup: run without one unless the config asks
-            // for limits, which could then not be enforced.
+            Err(e) => Err(e),
+        };
+        match placed {
+            Ok(()) => {}
+            // Unprivileged without a delegated cgroup (or one whose files we may not write, as
+            // root in a user namespace): run without one unless the config asks for limits,
+            // which could then not be enforced.
             Err(e) if self.rootless && e.is_access_denied() => {
                 if let Some(field) = crate::rootless::asks_for_limits(resources) {
                     return Err(other(format!("{field}: cannot set cgroup limits: {e} (no cgroup is delegated to this user)")));
                 }
                 log::debug!("rootless: no cgroup for {id} ({e}); limits are not set");
+                if let Some(cg) = undo.cgroup.take() {
+                    let _ = cg.destroy();
+                }
                 cgroup = CgroupManager::default();
             }
             Err(e) => return Err(e.into()),
@@ -257,7 +265,7 @@ impl Runtime {
     /// only with `force`. Runs the poststop hooks and removes the cgroup and state.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
         let sd = self.dir(id)?;
-        if !sd.exists() {
+        if !sd.check_exists()? {
             // `delete --force` of a container that is already gone succeeds, as runc's does.
             if force {
                 return Ok(());
@@ -283,7 +291,7 @@ impl Runtime {
 }
 
 pub(crate) fn lock_existing(sd: &StateDir) -> Result<state::Lock, Error> {
-    if !sd.exists() {
+    if !sd.check_exists()? {
         return Err(StateError::NotExist(sd.id.clone()).into());
     }
     Ok(sd.lock()?)

@@ -393,6 +393,8 @@ fn default_devices() -> Vec<(&'static str, u32, u32)> {
 }
 
 struct DevNode {
+    /// `linux.devices[i]`, or "default devices".
+    field: String,
     path: PathBuf,
     kind: u32,
     major: u32,
@@ -409,15 +411,25 @@ fn device_nodes(plan: &Plan) -> Vec<DevNode> {
         if cfg.iter().any(|d| d.path() == Path::new(p)) {
             continue;
         }
-        out.push(DevNode { path: p.into(), kind: libc::S_IFCHR, major: ma, minor: mi, mode: 0o666, uid: 0, gid: 0 });
+        out.push(DevNode {
+            field: "default devices".into(),
+            path: p.into(),
+            kind: libc::S_IFCHR,
+            major: ma,
+            minor: mi,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        });
     }
-    for d in cfg {
+    for (i, d) in cfg.into_iter().enumerate() {
         let kind = match d.typ() {
             LinuxDeviceType::B => libc::S_IFBLK,
             LinuxDeviceType::P => libc::S_IFIFO,
             _ => libc::S_IFCHR,
         };
         out.push(DevNode {
+            field: format!("linux.devices[{i}]"),
             path: d.path().clone(),
             kind,
             major: d.major() as u32,
@@ -444,7 +456,7 @@ fn create_devices(root: BorrowedFd<'_>, plan: &Plan) -> Result<(), RootfsError> 
         match r {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
-            Err(e) => return Err(perr(&d.path)(e)),
+            Err(e) => return Err(RootfsError::Mount { field: d.field.clone(), path: d.path.clone(), source: e }),
         }
         let node = sys::openat2(dirfd.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0, libc::RESOLVE_BENEATH).map_err(perr(&d.path))?;
         sys::fchown_fd(node.as_fd(), d.uid, d.gid).map_err(perr(&d.path))?;
@@ -458,10 +470,26 @@ fn bind_devices(root: BorrowedFd<'_>, plan: &Plan) -> Result<(), RootfsError> {
         if open_in_root(root, &d.path, libc::O_PATH).is_ok() {
             continue;
         }
-        let target = mkdir_all_in_root(root, &d.path, Leaf::File).map_err(perr(&d.path))?;
-        let tree = sys::open_tree(nix::fcntl::AT_FDCWD, &d.path, libc::OPEN_TREE_CLONE).map_err(perr(&d.path))?;
-        sys::mount_setattr(tree.as_fd(), false, libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC, 0, 0).map_err(perr(&d.path))?;
-        sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(perr(&d.path))?;
+        let merr = |e: io::Error| RootfsError::Mount { field: d.field.clone(), path: d.path.clone(), source: e };
+        // The host's node at the same path is bound in; it must be the device asked for.
+        let tree = sys::open_tree(nix::fcntl::AT_FDCWD, &d.path, libc::OPEN_TREE_CLONE).map_err(merr)?;
+        let st = sys::fstat(tree.as_fd()).map_err(merr)?;
+        if st.st_mode & libc::S_IFMT != d.kind || libc::major(st.st_rdev) != d.major || libc::minor(st.st_rdev) != d.minor {
+            return Err(RootfsError::Refused {
+                field: d.field.clone(),
+                reason: format!(
+                    "{} on the host is {}:{}, not the device asked for ({}:{}); in a user namespace devices are bound from the host",
+                    d.path.display(),
+                    libc::major(st.st_rdev),
+                    libc::minor(st.st_rdev),
+                    d.major,
+                    d.minor
+                ),
+            });
+        }
+        sys::mount_setattr(tree.as_fd(), false, libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC, 0, 0).map_err(merr)?;
+        let target = mkdir_all_in_root(root, &d.path, Leaf::File).map_err(merr)?;
+        sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(merr)?;
     }
     Ok(())
 }

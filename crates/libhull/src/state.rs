@@ -126,6 +126,16 @@ impl StateDir {
         self.dir.is_dir()
     }
 
+    /// Whether the container's directory exists; a directory we may not look into (another
+    /// user's root) is an error, not "does not exist".
+    pub fn check_exists(&self) -> Result<bool, StateError> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Ok(m) => Ok(m.is_dir()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(&self.dir)(e)),
+        }
+    }
+
     /// Takes the container's lock; blocks while another hull command holds it.
     pub fn lock(&self) -> Result<Lock, StateError> {
         let p = self.dir.join(LOCK_FILE);

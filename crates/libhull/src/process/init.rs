@@ -67,9 +67,16 @@ fn chan_err(err: std::io::Error) -> String {
 fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     let plan = ctx.plan;
     // Until execve, nobody in the container may ptrace us or open our /proc files
-    // (CVE-2016-9962): our fds still point at the host.
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).map_err(e("prctl(PR_SET_DUMPABLE)"))?;
+    // (CVE-2016-9962): our fds still point at the host. An unprivileged hull writes our id
+    // maps itself, which the kernel allows only while we are dumpable (our /proc files are
+    // root's otherwise): then we turn non-dumpable once the maps are written, before any
+    // container process can exist.
+    let set_nondumpable = || sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).map(drop).map_err(e("prctl(PR_SET_DUMPABLE)"));
+    if !ctx.rootless {
+        set_nondumpable()?;
+    }
     enter_namespaces(ctx)?;
+    set_nondumpable()?;
 
     nix::unistd::setsid().map_err(e("setsid"))?;
     if !ctx.no_new_keyring {
