@@ -11,6 +11,7 @@ PACKAGES=(
     iproute2       # ip, for network namespace checks
     procps         # ps, pgrep
     util-linux     # nsenter, unshare, setpriv, mount
+    libcap2-bin    # setcap, for the file-capability test of CVE-2022-29162
 )
 
 missing=()
