@@ -13,7 +13,7 @@
 //! | CVE-2019-16884 | `cve_2019_16884_volume_over_proc_is_refused` |
 //! | CVE-2019-19921 | `cve_2019_19921_mount_through_a_symlink_to_proc_is_refused`, `cve_2019_19921_shared_volume_race_onto_proc` |
 //! | CVE-2021-30465, CVE-2024-45310 | `cve_2021_30465_cve_2024_45310_shared_volume_symlink_race` |
-//! | CVE-2021-43784 | `cve_2021_43784_oversized_config_fields_never_drop_namespaces` |
+//! | CVE-2021-43784 | `cve_2021_43784_oversized_config_fields_never_drop_namespaces`, `cve_2021_43784_oversized_init_error_reaches_the_user` |
 //! | CVE-2022-29162 (and CVE-2022-24769) | `cve_2022_29162_file_capability_binary_gains_nothing` |
 //! | CVE-2023-27561 | `cve_2023_27561_mounts_below_proc_are_refused` |
 //! | CVE-2023-28642 | `cve_2023_28642_proc_symlink_in_image_is_refused` |
@@ -899,6 +899,30 @@ fn cve_2021_43784_oversized_config_fields_never_drop_namespaces() {
         }
         let _ = rt.run_logged(&["delete", "--force", &id], io.path(), T);
     }
+    problems.extend(host.check().err());
+    assert_none(&problems);
+}
+
+/// CVE-2021-43784's class on hull's own parent/child channel: the init's error for a
+/// 70,000-byte tmpfs option quotes the option, so the message is longer than 64 KiB. The channel
+/// is SOCK_SEQPACKET, so the rest of the packet is dropped, never read as another message; but
+/// the error must still reach the user, naming the mount.
+#[test]
+#[ignore = "hull bug: an init error over 64 KiB is cut by the sync channel's 64 KiB receive buffer; the user sees 'sync: EOF while parsing a string' instead of the error naming mounts[i]"]
+fn cve_2021_43784_oversized_init_error_reaches_the_user() {
+    if !require_root() {
+        return;
+    }
+    let host = Host::snapshot();
+    let rt = Runtime::new();
+    let io = TempDir::new("io");
+    let mut b = Bundle::sh("echo RAN");
+    let i = push_mount(&mut b, json!({"destination": "/mnt/big", "type": "tmpfs", "source": "tmpfs", "options": ["a".repeat(70_000)]}));
+    b.save();
+    let r = run(&rt, &b, io.path());
+    eprintln!("{}", short(&r.out.describe()));
+    let mut problems: Vec<String> =
+        refused("a 70,000-byte tmpfs option", &r, &format!("mounts[{i}]")).err().map(|e| short(&e)).into_iter().collect();
     problems.extend(host.check().err());
     assert_none(&problems);
 }
