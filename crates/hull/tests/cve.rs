@@ -592,7 +592,6 @@ fn cve_2023_27561_mounts_below_proc_are_refused() {
 /// and the config bind-mounts a host directory at /vol/x. The destination resolves to /proc:
 /// the mount must be refused (as runc does), never put over the container's procfs.
 #[test]
-#[ignore = "hull bug: a mount destination reaching /proc through an image symlink is mounted over /proc, not refused"]
 fn cve_2019_19921_mount_through_a_symlink_to_proc_is_refused() {
     if !require_root() {
         return;
@@ -770,7 +769,6 @@ fn cve_2021_30465_cve_2024_45310_shared_volume_symlink_race() {
 /// (absolute and relative) while B is run 60 times with a host dir bound at /vol/target. B's
 /// /proc must always be procfs.
 #[test]
-#[ignore = "hull bug: a mount destination reaching /proc through an image symlink is mounted over /proc, not refused"]
 fn cve_2019_19921_shared_volume_race_onto_proc() {
     if !require_root() {
         return;
@@ -908,7 +906,6 @@ fn cve_2021_43784_oversized_config_fields_never_drop_namespaces() {
 /// is SOCK_SEQPACKET, so the rest of the packet is dropped, never read as another message; but
 /// the error must still reach the user, naming the mount.
 #[test]
-#[ignore = "hull bug: an init error over 64 KiB is cut by the sync channel's 64 KiB receive buffer; the user sees 'sync: EOF while parsing a string' instead of the error naming mounts[i]"]
 fn cve_2021_43784_oversized_init_error_reaches_the_user() {
     if !require_root() {
         return;

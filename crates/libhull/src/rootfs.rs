@@ -209,8 +209,7 @@ fn unescape_mountinfo(s: &str) -> String {
 
 /// Refuses mounts over /proc that are not procfs (CVE-2019-16884, CVE-2019-19921): only
 /// a few /proc files may be overlaid (what lxcfs does).
-fn check_proc_destination(m: &MountPlan) -> Result<(), RootfsError> {
-    let d = &m.destination;
+fn check_proc_destination(m: &MountPlan, d: &Path) -> Result<(), RootfsError> {
     if !d.starts_with("/proc") {
         return Ok(());
     }
@@ -245,7 +244,7 @@ fn mount_one(
     plan: &Plan,
     cgroup_paths: &std::collections::BTreeMap<String, PathBuf>,
 ) -> Result<(), RootfsError> {
-    check_proc_destination(m)?;
+    check_proc_destination(m, &m.destination)?;
     let merr = |e: io::Error| RootfsError::Mount { field: format!("mounts[{}]", m.index), path: m.destination.clone(), source: e };
     // proc and sysfs go on real directories: a symlinked /proc in the image is refused
     // rather than followed (CVE-2023-28642).
@@ -291,12 +290,26 @@ fn mount_one(
         _ => Leaf::Dir,
     };
     let target = mkdir_all_in_root(root, &m.destination, leaf).map_err(merr)?;
+    // Symlinks in the image may lead the destination into /proc (CVE-2019-19921): check
+    // where it really is. The fd is what gets mounted on, so nothing can change it after.
+    let resolved = resolved_in_root(&target, &plan.rootfs).map_err(merr)?;
+    check_proc_destination(m, &resolved)?;
     sys::move_mount_fd(detached.as_fd(), target.as_fd()).map_err(merr)?;
     if m.propagation != 0 {
         let rec = m.propagation & libc::MS_REC != 0;
         sys::mount_setattr(detached.as_fd(), rec, 0, 0, m.propagation & !libc::MS_REC).map_err(merr)?;
     }
     Ok(())
+}
+
+/// Where an fd inside the rootfs (before pivot_root) is, as a path from the container's `/`.
+fn resolved_in_root(fd: &OwnedFd, rootfs: &Path) -> io::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    match real.strip_prefix(rootfs) {
+        Ok(r) => Ok(Path::new("/").join(r)),
+        Err(_) => Err(io::Error::other(format!("resolves outside the rootfs, to {}", real.display()))),
+    }
 }
 
 /// A new filesystem instance, configured key by key with fsconfig().
@@ -331,11 +344,12 @@ fn fs_mount(m: &MountPlan) -> io::Result<OwnedFd> {
 fn mount_cgroup(
     root: BorrowedFd<'_>,
     m: &MountPlan,
-    _plan: &Plan,
+    plan: &Plan,
     cgroup_paths: &std::collections::BTreeMap<String, PathBuf>,
 ) -> Result<(), RootfsError> {
     let merr = |e: io::Error| RootfsError::Mount { field: format!("mounts[{}]", m.index), path: m.destination.clone(), source: e };
     let target = mkdir_all_in_root(root, &m.destination, Leaf::Dir).map_err(merr)?;
+    check_proc_destination(m, &resolved_in_root(&target, &plan.rootfs).map_err(merr)?)?;
     if is_unified_host() {
         let fs = sys::fsopen("cgroup2").map_err(merr)?;
         let mnt = sys::fsmount(fs.as_fd(), m.attr_set).map_err(merr)?;

@@ -28,6 +28,9 @@ pub enum Msg {
     Error(String),
 }
 
+/// The longest error text sent whole; longer ones are cut (the start names the field).
+const MAX_ERROR: usize = 4096;
+
 /// One end of the channel.
 #[derive(Debug)]
 pub struct Channel {
@@ -46,6 +49,20 @@ impl Channel {
     }
 
     pub fn send_with_fd(&self, msg: &Msg, fd: Option<BorrowedFd<'_>>) -> std::io::Result<()> {
+        // An error can quote config values of any size (CVE-2021-43784 was about such sizes):
+        // keep each message well below what `recv` reads in one packet.
+        let shortened;
+        let msg = match msg {
+            Msg::Error(text) if text.len() > MAX_ERROR => {
+                let mut cut = MAX_ERROR;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                shortened = Msg::Error(format!("{}... ({} bytes cut)", &text[..cut], text.len() - cut));
+                &shortened
+            }
+            m => m,
+        };
         let data = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
         let iov = [IoSlice::new(&data)];
         let fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
@@ -57,7 +74,7 @@ impl Channel {
 
     /// Receives one message; `Ok(None)` when the other side closed its end.
     pub fn recv(&self) -> std::io::Result<Option<(Msg, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         let mut cbuf = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
