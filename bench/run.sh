@@ -26,6 +26,11 @@
 #   --state-dir DIR     keep the runtimes' state roots under DIR (default: a tmpfs the bench mounts,
 #                       as /run is on most hosts; on this VM /run is on the ext4 root disk)
 #   --out FILE          the JSON file (default bench/results/<date>.json)
+#   --gap SEC           sleep SEC before each timed run, create and exec (default 0). On cgroup v1
+#                       the first cgroup migration after a quiet moment waits for an RCU grace
+#                       period and the ones soon after do not, so back-to-back commands of one
+#                       runtime can ride on the previous runtime's wait; --gap 0.1 makes every
+#                       command pay it (see bench/README.md, "The RCU grace period")
 #   --keep-work         keep the work directory (bundles, logs, raw samples)
 set -euo pipefail
 export LC_ALL=C
@@ -43,6 +48,7 @@ INSTALL=1
 STATE_DIR=
 OUT=
 KEEP_WORK=0
+GAP=0
 GUEST=0
 guest_args=()
 while (($#)); do
@@ -57,6 +63,7 @@ while (($#)); do
     --state-dir) STATE_DIR=$2; shift ;;
     --out) OUT=$2; shift ;;
     --keep-work) KEEP_WORK=1 ;;
+    --gap) GAP=$2; guest_args+=("$1" "$2"); shift ;;
     --quick) RUNS=10 PAR_SIZES=20 PAR_ROUNDS=1 MEM_SAMPLES=3; guest_args+=(--quick) ;;
     --guest) GUEST=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -202,6 +209,7 @@ B_TRUE=$W/b-true B_SLEEP=$W/b-sleep B_MEM=$W/b-mem
 # ---------------------------------------------------------------------------------------------
 # Helpers. Times come from $EPOCHREALTIME (no fork); samples are appended to $S/<metric>@<rt>.
 now() { T=${EPOCHREALTIME/./}; }
+pause() { [[ $GAP == 0 ]] || sleep "$GAP"; }
 sample() { echo "$3" >>"$S/$1@$2"; }
 fail() { echo "$1 $2 ${3:-fail}" >>"$S/failures"; echo "$(date +%T) $1 $2 ${3:-fail}" >>"$W/logs/failures.log"; }
 # rotated ORDER for iteration $1: RTS rotated by $1 (plus floor where asked)
@@ -236,6 +244,7 @@ for rt in "${RTS[@]}"; do
     "${A[@]}" delete -f "$PFX-check-$rt" >/dev/null 2>&1 || true
 done
 log "runtimes: ${RTS[*]}; hull: $HULL; state: $STATE_DIR; work: $W"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Warm-up (page cache, dentries): 3 untimed runs each.
 for ((i = 0; i < 3; i++)); do
@@ -253,6 +262,7 @@ log "1/6: $RUNS x run /bin/true (+ floor), interleaved"
 for ((i = 0; i < RUNS; i++)); do
     rotate "$i" "${RTS[@]}" floor
     for rt in "${ORDER[@]}"; do
+        pause
         if [[ $rt == floor ]]; then
             now; t0=$T
             unshare -m -u -i -n -p -f --mount-proc chroot "$ROOTFS" /bin/true || fail run floor
@@ -280,6 +290,7 @@ for ((i = 0; i < RUNS; i++)); do
     for rt in "${ORDER[@]}"; do
         id=$PFX-csd-$rt-$i
         rt_argv "$rt"
+        pause
         now; t0=$T
         if ! "${A[@]}" create --bundle "$B_TRUE" "$id" </dev/null >/dev/null 2>>"$errlog"; then
             fail create "$rt"; "${A[@]}" delete -f "$id" >/dev/null 2>&1; continue
@@ -314,6 +325,7 @@ for ((i = 0; i < RUNS; i++)); do
     rotate "$i" "${RTS[@]}"
     for rt in "${ORDER[@]}"; do
         rt_argv "$rt"
+        pause
         now; t0=$T
         if "${A[@]}" exec "$PFX-exec-$rt" /bin/true </dev/null >/dev/null 2>>"$errlog"; then
             now; sample exec "$rt" $((T - t0))
@@ -531,6 +543,7 @@ python3 "$repo/bench/report.py" "$S" "$OUT" \
     "state_fs=$(stat -f -c %T "$STATE_DIR")" \
     "git=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)" \
     "runs=$RUNS" "parallel=$PAR_SIZES" "rounds=$PAR_ROUNDS" "mem_samples=$MEM_SAMPLES" \
-    "runtimes=$RUNTIMES" \
+    "runtimes=$RUNTIMES" "gap_s=$GAP" \
+    "loadavg_start=$LOAD_START" "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
     "${versions[@]/#/version_}"
 log "results: $OUT"
