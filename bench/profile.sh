@@ -7,6 +7,7 @@
 #   rcu     create right after some other cgroup v1 migration (the kernel's cgroup rwsem still
 #           in its fast mode) vs after 150 ms of quiet (a cold migration waits for an RCU
 #           grace period inside the first write to cgroup.procs)
+#   rcu-runc  the same for runc (`runc create`), for comparison
 #   cgwrite the bare cost of moving a sleeping process into a fresh v1 cgroup, cold vs warm
 #   reexec  hull run from its build directory (re-executes itself once from a read-only view,
 #           CVE-2019-5736) vs from a read-only bind mount of the same binary (no re-exec)
@@ -37,7 +38,7 @@ while (($#)); do
     esac
     shift
 done
-((${#EXPS[@]})) || EXPS=(rcu cgwrite reexec fsync netns startup)
+((${#EXPS[@]})) || EXPS=(rcu rcu-runc cgwrite reexec fsync netns startup)
 [[ $(id -u) -eq 0 ]] || { echo "profile: run me as root" >&2; exit 1; }
 if [[ -z $HULL ]]; then
     (cd "$repo" && cargo build --release --quiet)
@@ -57,6 +58,9 @@ cleanup() {
         [[ -d $r ]] || continue
         for id in $("$HULL" --root "$r" list -q 2>/dev/null); do "$HULL" --root "$r" delete -f "$id" >/dev/null 2>&1; done
     done
+    if [[ -d $W/st-tmpfs/runc ]]; then
+        for id in $(runc --root "$W/st-tmpfs/runc" list -q 2>/dev/null); do runc --root "$W/st-tmpfs/runc" delete -f "$id" >/dev/null 2>&1; done
+    fi
     [[ -n $SLEEPER ]] && { kill "$SLEEPER"; wait "$SLEEPER"; } 2>/dev/null
     for c in "${CGS[@]}"; do rmdir "$c"; done
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount "${MOUNTS[i]}"; done
@@ -144,6 +148,14 @@ for e in "${EXPS[@]}"; do
             cycle "$TMP" "$RO" b-true rcu-warm "eval cold; warm"
         done
         report rcu rcu-cold "create after 150 ms quiet (cold)" rcu-warm "create right after a cgroup move (warm)"
+        ;;
+    rcu-runc)
+        command -v runc >/dev/null || { echo "rcu-runc: runc is not installed"; continue; }
+        for ((i = 0; i < N; i++)); do
+            cycle "$TMP/runc" runc b-true rr-cold cold
+            cycle "$TMP/runc" runc b-true rr-warm "eval cold; warm"
+        done
+        report rcu-runc rr-cold "runc create after 150 ms quiet (cold)" rr-warm "runc create right after a cgroup move (warm)"
         ;;
     cgwrite)
         [[ -f $BLKIO/cgroup.procs ]] || { echo "cgwrite: no cgroup v1 blkio here"; continue; }

@@ -159,6 +159,9 @@ def main():
         n = sum(v for k, v in failures.items() if k.split("@")[1] == rt)
         fail_line += f" {n:>26}"
     lines.append(fail_line)
+    print(f"hull vs {', '.join(r for r in cols if r != 'hull')} on {meta.get('kernel', '?')}, {meta.get('cpus', '?')} CPUs, "
+          f"cgroups {meta.get('cgroups', '?')}, state on {meta.get('state_fs', '?')}, gap {meta.get('gap_s', '?')} s, "
+          f"load {meta.get('loadavg_start', '?')} -> {meta.get('loadavg_end', '?')}")
     print("\n".join(lines))
     if failures:
         print("failures: " + ", ".join(f"{k}={v}" for k, v in sorted(failures.items())))
