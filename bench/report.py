@@ -52,11 +52,11 @@ def stats(vals, div):
         return None
     return {
         "n": len(v),
-        "median": statistics.median(v),
-        "min": min(v),
-        "max": max(v),
-        "mean": statistics.fmean(v),
-        "total": sum(v),
+        "median": round(statistics.median(v), 4),
+        "min": round(min(v), 4),
+        "max": round(max(v), 4),
+        "mean": round(statistics.fmean(v), 4),
+        "total": round(sum(v), 4),
         "samples": [round(x, 4) for x in v],
     }
 
