@@ -536,7 +536,10 @@ cgkind=hybrid
 versions=()
 for rt in "${RTS[@]}"; do
     rt_argv "$rt"
-    versions+=("$rt=$("${A[@]}" --version 2>/dev/null | head -n1)")
+    # The whole output, then its first line: `| head -n1` would close the pipe early, and hull
+    # aborts on EPIPE (println! panics, panic=abort).
+    v=$("${A[@]}" --version 2>/dev/null || true)
+    versions+=("$rt=${v%%$'\n'*}")
 done
 python3 "$repo/bench/report.py" "$S" "$OUT" \
     "date=$date" \
