@@ -160,6 +160,10 @@ fn default_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    // Rust's runtime ignores SIGPIPE, which makes `hull state id | head` panic on the closed
+    // pipe; a command-line tool should just end, as runc does.
+    // SAFETY: restoring the default disposition installs no handler.
+    let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

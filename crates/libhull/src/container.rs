@@ -214,6 +214,21 @@ impl Runtime {
                 return Err(other("container init exited before it was started"));
             }
         }
+        // The init keeps its end open until execve (close-on-exec): EOF means the user's
+        // process runs (or the init died), so poststart hooks come after startContainer ones.
+        loop {
+            let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
+            match fifo.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(other(format!("{}: {e}", fifo_path.display()))),
+            }
+            if !state::process_alive(st.init_process_pid, st.init_process_start) {
+                break;
+            }
+        }
         let _ = std::fs::remove_file(&fifo_path);
         let mut st2 = st.clone();
         st2.started = true;

@@ -159,7 +159,8 @@ impl StateDir {
         let data = serde_json::to_vec(st).map_err(|e| StateError::Corrupt { path: tmp.clone(), reason: e.to_string() })?;
         let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
         f.write_all(&data).map_err(io_err(&tmp))?;
-        f.sync_data().map_err(io_err(&tmp))?;
+        // No fsync: the state describes processes, which a reboot ends anyway; rename alone
+        // keeps readers from ever seeing a half-written file. (runc does not sync either.)
         let dst = self.dir.join(STATE_FILE);
         fs::rename(&tmp, &dst).map_err(io_err(&dst))
     }

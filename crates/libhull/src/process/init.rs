@@ -29,6 +29,8 @@ pub struct InitContext<'a> {
     pub cgroup_paths: std::collections::BTreeMap<String, PathBuf>,
     /// All namespaces were made by clone3 itself (no joins, no second fork).
     pub cloned_namespaces: bool,
+    /// hull places us in our cgroups while we set up; wait for `Placed` before the hooks.
+    pub placed_later: bool,
     /// hull runs unprivileged: devices are bound from the host.
     pub rootless: bool,
     /// Unshare the cgroup namespace after the parent placed us (cgroup v1: no CLONE_INTO_CGROUP).
@@ -110,6 +112,9 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         ctx.chan.send_with_fd(&Msg::Console, Some(master.as_fd())).map_err(chan_err)?;
         console_slave = Some(slave);
     }
+    if ctx.placed_later {
+        ctx.chan.expect(Msg::Placed).map_err(chan_err)?;
+    }
     ctx.chan.send(&Msg::RunHooks).map_err(chan_err)?;
     ctx.chan.expect_continue().map_err(chan_err)?;
     let hooks = plan.spec.hooks().as_ref();
@@ -157,7 +162,9 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     // Block until `start` opens the fifo for reading, then tell it we are about to exec.
     let mut fifo = ctx.procfs.reopen_fd(ctx.fifo.as_fd(), libc::O_WRONLY).map_err(e("exec fifo"))?;
     fifo.write_all(b"0").map_err(e("exec fifo"))?;
-    drop(fifo);
+    // Our end stays open (close-on-exec) until execve: `start` reads EOF exactly when the
+    // user's process runs, and only then runs the poststart hooks.
+    let _open_until_exec = fifo;
     run_hooks("startContainer", hooks.and_then(|h| h.start_container().as_ref()), &hook_state("created")).map_err(|x| x.to_string())?;
     Err(ready.exec())
 }

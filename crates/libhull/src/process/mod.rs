@@ -77,7 +77,11 @@ pub fn spawn(
     } else if plan.new_namespace(LinuxNamespaceType::Cgroup) && cgroup_fd.is_some() {
         // Joins happen in the child; the cgroup namespace is unshared there too.
     }
+    // Whether the init may go on before it is in its cgroups (see below): not when it joins
+    // namespaces (its messages would interleave) or makes its cgroup namespace after placement.
+    let placed_later = !joins && !late_cgroupns;
     let ctx = init::InitContext {
+        placed_later,
         plan,
         id,
         chan: child,
@@ -107,8 +111,6 @@ pub fn spawn(
     let mut intermediate = if joins { Some(pid) } else { None };
     let mut console = None;
 
-    // Every hierarchy the clone did not place it in (all of them on cgroup v1).
-    cgroup.add_pid(pid).map_err(|e| e.to_string())?;
     if let Some(adj) = plan.process().oom_score_adj() {
         procfs.write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes()).map_err(|e| {
             let hint = if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) {
@@ -122,14 +124,22 @@ pub fn spawn(
     if !joins && plan.new_namespace(LinuxNamespaceType::User) {
         write_id_maps(plan, procfs, pid)?;
     }
-    parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+    if placed_later {
+        tell(&parent, &Msg::Continue)?;
+    }
+    // Every hierarchy the clone did not place it in (all of them on cgroup v1). On v1 the
+    // first move after a quiet moment waits for an RCU grace period (several ms): with
+    // `placed_later` the init builds its rootfs meanwhile and waits for `Placed` only before
+    // the hooks.
+    cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+    tell(&parent, if placed_later { &Msg::Placed } else { &Msg::Continue })?;
 
     loop {
         let msg = parent.recv().map_err(|e| format!("sync: {e}"))?;
         match msg {
             Some((Msg::NeedIdMaps, _)) => {
                 write_id_maps(plan, procfs, init_pid)?;
-                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
             }
             Some((Msg::InitPid(p), _)) => {
                 if let Some(mid) = intermediate.take() {
@@ -137,7 +147,7 @@ pub fn spawn(
                 }
                 init_pid = p;
                 *pid_hint = Some(p);
-                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
             }
             Some((Msg::Console, fd)) => {
                 let fd = fd.ok_or("the init sent no pty master")?;
@@ -159,15 +169,15 @@ pub fn spawn(
                 #[allow(deprecated)]
                 run_hooks("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st).map_err(|e| e.to_string())?;
                 run_hooks("createRuntime", hooks.and_then(|h| h.create_runtime().as_ref()), &st).map_err(|e| e.to_string())?;
-                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
             }
             Some((Msg::Ready, _)) => {
                 on_ready(init_pid)?;
-                parent.send(&Msg::Continue).map_err(|e| format!("sync: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
             }
             Some((Msg::Done, _)) => break,
             Some((Msg::Error(m), _)) => return Err(m),
-            Some((Msg::Continue, _)) => return Err("unexpected message from the container init".into()),
+            Some((Msg::Continue | Msg::Placed, _)) => return Err("unexpected message from the container init".into()),
             None => return Err("the container init exited during setup".into()),
         }
     }
@@ -175,6 +185,17 @@ pub fn spawn(
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
     }
     Ok(Spawned { pid: init_pid, console })
+}
+
+/// Sends `msg` to the init; if it has gone, the error it reported before going is the answer.
+fn tell(chan: &Channel, msg: &Msg) -> Result<(), String> {
+    match chan.send(msg) {
+        Ok(()) => Ok(()),
+        Err(e) => match chan.recv() {
+            Ok(Some((Msg::Error(m), _))) => Err(m),
+            _ => Err(format!("sync: {e}")),
+        },
+    }
 }
 
 /// Writes uid_map and gid_map of `pid`. Root (also root of a user namespace) writes them

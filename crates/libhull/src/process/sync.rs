@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum Msg {
     /// parent -> child: go on (ids mapped, cgroup joined, state saved, ...).
     Continue,
+    /// parent -> child: you are in your cgroups now (sent after an early `Continue`).
+    Placed,
     /// child -> parent: I unshared a user namespace; write my id maps.
     NeedIdMaps,
     /// child -> parent: the container's init is this (host) pid (after a second fork).
@@ -107,8 +109,13 @@ impl Channel {
 
     /// Waits for `Continue`; anything else (or EOF) is an error.
     pub fn expect_continue(&self) -> std::io::Result<()> {
+        self.expect(Msg::Continue)
+    }
+
+    /// Waits for `want`; anything else (or EOF) is an error.
+    pub fn expect(&self, want: Msg) -> std::io::Result<()> {
         match self.recv()? {
-            Some((Msg::Continue, _)) => Ok(()),
+            Some((m, _)) if m == want => Ok(()),
             Some((m, _)) => Err(std::io::Error::other(format!("unexpected message from hull: {m:?}"))),
             None => Err(std::io::Error::other("hull closed the sync channel")),
         }
