@@ -314,6 +314,35 @@ fn notify_listener_gets_fd_and_state_and_answers() {
     }
 }
 
+/// As runc's "important syscalls" case: syscalls hull itself makes after loading the filter
+/// (reading /proc, closing fds, opening the exec fifo, writing to it, execve) go to the agent,
+/// which must already have the fd: nothing may hang.
+#[test]
+fn notify_on_syscalls_hull_makes_after_loading() {
+    if !require_root() {
+        return;
+    }
+    for nnp in [false, true] {
+        let dir = TempDir::new("agent");
+        let sock = dir.path().join("agent.sock");
+        let listener = UnixListener::bind(&sock).expect("bind");
+        let names = ["execve", "openat", "open", "read", "close", "fcntl", "close_range", "write", "chdir", "setresuid", "capset"];
+        let s =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]});
+        let b = bundle(&["echo", "hello"], s, nnp);
+        let agent = std::thread::spawn(move || {
+            let r = receive(&listener);
+            r.fds.first().map(answer).unwrap_or_default()
+        });
+        let rt = Runtime::new();
+        let o = rt.run_bundle(&b);
+        let seen = agent.join().expect("agent");
+        assert!(o.status.success(), "nnp={nnp}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+        assert!(seen.iter().any(|s| s == "execve") && seen.iter().any(|s| s == "write"), "nnp={nnp}: {seen:?}");
+    }
+}
+
 #[test]
 fn notify_for_exec_sends_the_exec_process() {
     if !require_root() {

@@ -115,7 +115,8 @@ fn store(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = parent.join(format!(".tmp-{}-{nanos}", std::process::id()));
     let mut f =
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&tmp)?;
-    let written = f.write_all(data).and_then(|_| f.sync_data());
+    // No fsync: an entry lost or torn by a crash fails its key or length check and is rebuilt.
+    let written = f.write_all(data);
     drop(f);
     if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
