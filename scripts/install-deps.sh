@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
     busybox-static # the static busybox every test bundle is made of
+    libseccomp-dev # libseccomp, which compiles seccomp profiles (linked by the libseccomp crate)
     runc           # the reference runtime, for side-by-side checks
     jq             # editing config.json in scripts
     uidmap         # newuidmap/newgidmap, for rootless tests

@@ -171,6 +171,31 @@ fn rows() -> Vec<Row> {
             how: Config(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "10"})),
             expect: &["linux.sysctl"],
         },
+        Row {
+            name: "seccomp: unknown action",
+            how: Config(|c| {
+                c["linux"]["seccomp"] =
+                    json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]})
+            }),
+            expect: &["linux.seccomp.syscalls[0].action"],
+        },
+        Row {
+            name: "seccomp: argument index out of range",
+            how: Config(|c| {
+                c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 0, "op": "SCMP_CMP_EQ"}]}]})
+            }),
+            expect: &["linux.seccomp.syscalls[0].args[0].index"],
+        },
+        Row {
+            // Fails after the init is made (hull connects to the listener then): the undo path.
+            name: "seccomp: notify listener not listening",
+            how: Config(|c| {
+                c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent-hull-agent.sock",
+                    "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
+            }),
+            expect: &["linux.seccomp.listenerPath"],
+        },
     ]
 }
 
@@ -208,7 +233,8 @@ impl Snapshot {
         }
         let mut root_entries = BTreeSet::new();
         if let Ok(rd) = std::fs::read_dir(&s.root) {
-            root_entries.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+            // `.cache` holds compiled seccomp programs, kept across containers on purpose.
+            root_entries.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != ".cache"));
         }
         let mut fifos = BTreeSet::new();
         find_named(&s.root, "exec.fifo", 0, &mut fifos);

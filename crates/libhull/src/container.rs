@@ -86,6 +86,8 @@ impl Runtime {
         let pid_file = opts.pid_file.as_ref().map(std::path::absolute).transpose().map_err(|e| other(format!("--pid-file: {e}")))?;
         let listen_fds = listen_fds();
         let procfs = ProcFs::open().map_err(|e| other(format!("/proc: {e}")))?;
+        let seccomp = crate::seccomp_cache::filter_for(&self.root, linux.and_then(|l| l.seccomp().as_ref()));
+        let seccomp = seccomp.map_err(|e| other(e.to_string()))?;
 
         // Side effects start here; `undo` reverts them on any error.
         sd.create()?;
@@ -137,6 +139,7 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             listen_fds,
             console_socket: opts.console_socket.clone(),
+            seccomp,
         };
         let owner = nix::unistd::geteuid().as_raw();
         let mut on_ready = |pid: i32| -> Result<(), String> {

@@ -72,8 +72,18 @@ impl Runtime {
         let procfs = ProcFs::open().map_err(|e| other(format!("/proc: {e}")))?;
         let cgroup_fd = if opts.sub_cgroups.is_empty() { st.cgroup.clone_into_fd() } else { None };
 
+        let seccomp = crate::seccomp_cache::filter_for(&self.root, st.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()));
+        let seccomp = seccomp.map_err(|e| other(e.to_string()))?;
         let (parent, child) = Channel::pair().map_err(|e| other(format!("socketpair: {e}")))?;
-        let ctx = ExecContext { process, chan: child, init: &init, ns_flags, procfs: &procfs, extra_fds: opts.preserve_fds };
+        let ctx = ExecContext {
+            process,
+            chan: child,
+            init: &init,
+            ns_flags,
+            procfs: &procfs,
+            extra_fds: opts.preserve_fds,
+            seccomp: seccomp.as_ref(),
+        };
         let (pid, _) = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false })
             .map_err(|e| other(format!("clone3: {e}")))?;
         if pid == 0 {
@@ -107,6 +117,10 @@ impl Runtime {
                         Some(sock) => crate::process::send_console(sock, fd.as_fd()).map_err(other)?,
                         None => console = Some(fd),
                     }
+                }
+                Some((Msg::SeccompFd, fd)) => {
+                    crate::seccomp_notify::forward(&st.config, id, &st.bundle, "running", st.init_process_pid, exec_pid, fd)
+                        .map_err(other)?
                 }
                 Some((Msg::Done, _)) => break,
                 Some((Msg::Error(m), _)) => return Err(other(m)),

@@ -60,7 +60,7 @@ pub fn features_json() -> String {
                 ("rdma", Json::Bool(false)),
             ]),
         ),
-        ("seccomp", enabled(false)),
+        ("seccomp", crate::seccomp::features()),
         ("apparmor", enabled(false)),
         ("selinux", enabled(false)),
         ("intelRdt", enabled(false)),
@@ -132,7 +132,7 @@ mod tests {
         let l = &d["linux"];
         assert_eq!(l["namespaces"], serde_json::json!(NAMESPACES));
         assert_eq!(l["cgroup"], serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false}));
-        for k in ["seccomp", "apparmor", "selinux", "intelRdt", "netDevices"] {
+        for k in ["apparmor", "selinux", "intelRdt", "netDevices"] {
             assert_eq!(l[k], serde_json::json!({"enabled": false}), "{k}");
         }
         assert_eq!(l["mountExtensions"], serde_json::json!({"idmap": {"enabled": false}}));

@@ -23,6 +23,8 @@ pub struct ExecContext<'a> {
     pub ns_flags: i32,
     pub procfs: &'a ProcFs,
     pub extra_fds: u32,
+    /// The container's `linux.seccomp`, compiled.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Entry point of the exec child: execs the process or reports why not and exits.
@@ -89,7 +91,7 @@ fn setup(ctx: &ExecContext<'_>) -> Result<Never, String> {
     if let Some(s) = p.scheduler() {
         security::set_scheduler(s).map_err(|x| x.to_string())?;
     }
-    let ready = prepare_exec(p, ctx.procfs, ctx.extra_fds, 0)?;
+    let ready = prepare_exec(p, ctx.procfs, ctx.extra_fds, 0, ctx.seccomp, &ctx.chan)?;
     ctx.chan.send(&Msg::Done).map_err(chan_err)?;
     Err(ready.exec())
 }

@@ -40,6 +40,8 @@ pub struct InitContext<'a> {
     /// Fds 3..3+extra_fds are passed to the process (LISTEN_FDS + --preserve-fds).
     pub extra_fds: u32,
     pub listen_fds: u32,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Entry point of the child. Reports a failure to the parent and exits.
@@ -157,7 +159,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     ctx.chan.send(&Msg::Ready).map_err(chan_err)?;
     ctx.chan.expect_continue().map_err(chan_err)?;
 
-    let ready = prepare_exec(process, ctx.procfs, ctx.extra_fds, ctx.listen_fds)?;
+    let ready = prepare_exec(process, ctx.procfs, ctx.extra_fds, ctx.listen_fds, ctx.seccomp, &ctx.chan)?;
     ctx.chan.send(&Msg::Done).map_err(chan_err)?;
     // Block until `start` opens the fifo for reading, then tell it we are about to exec.
     let mut fifo = ctx.procfs.reopen_fd(ctx.fifo.as_fd(), libc::O_WRONLY).map_err(e("exec fifo"))?;
@@ -196,11 +198,20 @@ pub(crate) fn prepare_exec(
     procfs: &ProcFs,
     extra_fds: u32,
     listen_fds: u32,
+    seccomp: Option<&crate::seccomp::Filter>,
+    chan: &Channel,
 ) -> Result<ReadyToExec, String> {
     let caps = security::CapPlan::from_config(process.capabilities().as_ref()).map_err(|x| x.to_string())?;
     security::apply_bounding(&caps).map_err(|x| x.to_string())?;
-    if process.no_new_privileges() == Some(true) {
+    let nnp = process.no_new_privileges() == Some(true);
+    if nnp {
         security::set_no_new_privs().map_err(|x| x.to_string())?;
+    }
+    // As runc: without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, which the
+    // user switch below drops, so it is loaded now; with no_new_privs it is loaded last (then
+    // only the exec fifo wait or execve follow), so the fewest syscalls run under it.
+    if !nnp {
+        crate::seccomp_notify::load_in_child(seccomp, chan)?;
     }
     let setgroups_allowed = procfs.read("self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
     security::switch_user(process, &caps, setgroups_allowed).map_err(|x| x.to_string())?;
@@ -222,6 +233,9 @@ pub(crate) fn prepare_exec(
         sys::clear_cloexec(fd as i32).map_err(e("--preserve-fds"))?;
     }
     sys::cloexec_from(3 + extra_fds).map_err(e("close_range"))?;
+    if nnp {
+        crate::seccomp_notify::load_in_child(seccomp, chan)?;
+    }
     Ok(ReadyToExec { exe, argv, envp })
 }
 

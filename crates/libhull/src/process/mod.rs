@@ -35,6 +35,8 @@ pub struct SpawnOptions {
     pub listen_fds: u32,
     /// Where to send the pty master (`--console-socket`).
     pub console_socket: Option<PathBuf>,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 /// The init, made and waiting on the exec fifo.
@@ -95,6 +97,7 @@ pub fn spawn(
         no_new_keyring: opts.no_new_keyring,
         extra_fds: opts.preserve_fds + opts.listen_fds,
         listen_fds: opts.listen_fds,
+        seccomp: opts.seccomp.as_ref(),
     };
     let args = sys::Clone3 { flags, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false };
     let (pid, _) = sys::clone3(&args).map_err(|e| format!("clone3: {e}"))?;
@@ -175,6 +178,7 @@ pub fn spawn(
                 on_ready(init_pid)?;
                 tell(&parent, &Msg::Continue)?;
             }
+            Some((Msg::SeccompFd, fd)) => crate::seccomp_notify::forward(&plan.spec, id, &plan.bundle, "creating", init_pid, init_pid, fd)?,
             Some((Msg::Done, _)) => break,
             Some((Msg::Error(m), _)) => return Err(m),
             Some((Msg::Continue | Msg::Placed, _)) => return Err("unexpected message from the container init".into()),

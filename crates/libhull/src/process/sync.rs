@@ -26,6 +26,8 @@ pub enum Msg {
     Ready,
     /// child -> parent: everything done; about to wait on the exec fifo.
     Done,
+    /// child -> parent: the seccomp filter is loaded; its notify fd is attached.
+    SeccompFd,
     /// child -> parent: setup failed.
     Error(String),
 }

@@ -142,6 +142,9 @@ impl Plan {
                     e => invalid("linux.resources", e.to_string()),
                 })?;
             }
+            if let Some(s) = l.seccomp() {
+                crate::seccomp::validate(s)?;
+            }
             for (i, d) in l.devices().iter().flatten().enumerate() {
                 if !d.path().is_absolute() {
                     return Err(invalid(format!("linux.devices[{i}].path"), "must be an absolute path"));
@@ -224,9 +227,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
     if let Some(l) = spec.linux() {
         if l.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
             return Err(invalid("linux.mountLabel", "SELinux is not enabled on this host"));
-        }
-        if l.seccomp().is_some() {
-            return Err(not_yet("linux.seccomp"));
         }
         if l.intel_rdt().is_some() {
             return Err(invalid("linux.intelRdt", "resctrl (Intel RDT) is not available on this host"));
