@@ -17,12 +17,13 @@ use std::time::Duration;
 /// Generous: under the guest's software emulation a container start takes about a second.
 const T: Duration = Duration::from_secs(60);
 
-/// Debian's runc in the guest, the reference.
+/// Debian's runc in the guest (1.1.5), the reference.
 const RUNC: &str = "/usr/sbin/runc";
 
 /// The v2 files a container's resources are written to (those the tests' configs set, and their
-/// neighbours that must keep their defaults).
-const FILES: &[&str] = &["memory.max", "memory.low", "memory.swap.max", "pids.max", "cpu.max", "cpu.weight", "cpuset.cpus", "cpuset.mems"];
+/// neighbours that must keep their defaults), compared between hull and Debian 12's runc 1.1.5.
+/// Not cpu.weight: runc 1.1 converts cpu.shares linearly, hull as runc >= 1.3 does (see the first test).
+const FILES: &[&str] = &["memory.max", "memory.low", "memory.swap.max", "pids.max", "cpu.max", "cpuset.cpus", "cpuset.mems"];
 
 /// Panics unless /sys/fs/cgroup is a cgroup2 mount (the tests are meant for the guest).
 fn assert_pure_v2() {
@@ -154,8 +155,9 @@ fn limits_land_in_the_v2_files_and_the_cgroup_goes_on_delete() {
     assert_eq!(cg.read("memory.max"), "67108864");
     assert_eq!(cg.read("pids.max"), "20");
     assert_eq!(cg.read("cpu.max"), "50000 100000");
-    // runc's conversion of cpu.shares: 1 + (shares - 2) * 9999 / 262142.
-    assert_eq!(cg.read("cpu.weight"), "20");
+    // hull maps cpu.shares to cpu.weight with the quadratic in log2(shares) of runc >= 1.3 and
+    // crun >= 1.23 (libhull cgroups/v2.rs); older runc wrote 1 + (shares - 2) * 9999 / 262142 = 20.
+    assert_eq!(cg.read("cpu.weight"), "59");
     assert_eq!(cg.read("cpuset.cpus"), "0");
     assert_eq!(cg.read("cpuset.mems"), "0");
     assert!(cg.read("cgroup.procs").lines().any(|l| l == pid.to_string()), "init {pid} not in {}: {}", cg.0, cg.read("cgroup.procs"));
