@@ -12,7 +12,7 @@
 #
 # Environment:
 #   HULL_GUEST_ACCEL=kvm|tcg        override the choice of accelerator
-#   HULL_GUEST_TIMEOUT=SECONDS      the whole boot (default 3600)
+#   HULL_GUEST_TIMEOUT=SECONDS      the whole boot (default 1800; a run takes 3-6 min under TCG)
 #   HULL_GUEST_TESTS="a b"          test targets of crates/hull to run (default: all of them)
 #   HULL_GUEST_TEST_ARGS="..."      extra libtest arguments for every binary (e.g. a filter)
 #   HULL_GUEST_TEST_THREADS=N       libtest threads in the guest (default 2)
@@ -26,7 +26,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-timeout_s=${HULL_GUEST_TIMEOUT:-3600}
+timeout_s=${HULL_GUEST_TIMEOUT:-1800}
 profile=${HULL_GUEST_PROFILE:-dev}
 
 log() { echo "guest/run: $*" >&2; }
@@ -41,14 +41,18 @@ t0=$SECONDS
 cargo_args=(--profile "$profile" -p hull --message-format=json-render-diagnostics)
 hull_bin=$(cargo build "${cargo_args[@]}" --bin hull |
     jq -r 'select(.reason == "compiler-artifact" and .target.name == "hull" and (.target.kind | index("bin")) and .executable != null) | .executable')
+built=$(cargo test "${cargo_args[@]}" --tests --no-run)
 declare -A test_bins=()
 while read -r name exe; do
     test_bins[$name]=$exe
-done < <(cargo test "${cargo_args[@]}" --tests --no-run |
-    jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["test"] and .executable != null) | "\(.target.name) \(.executable)"')
+done < <(jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["test"] and .executable != null) | "\(.target.name) \(.executable)"' <<<"$built")
 t_cargo=$((SECONDS - t0))
 [[ -x $hull_bin ]] || {
     log "cargo did not name a hull binary"
+    exit 1
+}
+((${#test_bins[@]})) || {
+    log "cargo named no integration test binaries of crates/hull"
     exit 1
 }
 selected=()
@@ -78,6 +82,7 @@ done
     # Leave time for the boot and the other binaries within the whole timeout.
     echo "BINARY_TIMEOUT=$((timeout_s * 2 / 3))"
 } >"$stage/settings"
+log "host $(ldd --version | head -n 1)"
 log "staged hull ($profile) and ${#selected[@]} test binaries (${selected[*]}) in $stage"
 
 # ---- boot -------------------------------------------------------------------------------------
@@ -200,6 +205,15 @@ for n in "${fixed[@]}"; do echo "  PASSED, listed in guest/known-failures.txt (r
 for k in "${known[@]}"; do
     [[ -n ${got[$k]:-} ]] || echo "  not run: $k (guest/known-failures.txt)"
 done
+# Every staged binary must have reported (a guest script that stopped early did not run them all).
+if [[ -z ${HULL_GUEST_SCRIPT:-} ]]; then
+    for name in "${selected[@]}"; do
+        if ! grep -qE "^(ok|FAILED|ignored) $name::" "$results/results.txt" 2>/dev/null; then
+            echo "  no results from $name"
+            status=1
+        fi
+    done
+fi
 ((${#unexpected[@]} == 0 && ${#fixed[@]} == 0)) || status=1
 if ((status)); then echo "GUEST: FAILED"; else echo "GUEST: ok"; fi
 exit "$status"
