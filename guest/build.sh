@@ -134,6 +134,8 @@ main() {
         log "must run as root (debootstrap)"
         exit 1
     }
+    # Only the image directory goes to stdout (fd 3); what the tools print goes to stderr.
+    exec 3>&1 1>&2
     install_host_packages
     mkdir -p "$cache"
     local hash dir
@@ -164,7 +166,7 @@ main() {
     # Images of older recipes, unused for a day, go.
     find "$cache" -mindepth 1 -maxdepth 1 -name 'image-*' ! -name "image-$hash" -mtime +0 -exec rm -rf --one-file-system {} + 2>/dev/null || true
     flock -u 9
-    echo "$dir"
+    echo "$dir" >&3
 }
 
 main "$@"
