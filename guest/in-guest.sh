@@ -41,7 +41,7 @@ say "hull-guest-run started (the time since the kernel started: the boot)"
 echo "boot_seconds $(uptime_s)" >"$results/timings.txt"
 
 # ---- 1. the guest --------------------------------------------------------------------------
-say "kernel $(uname -r); $(systemd --version | head -n 1); $(ldd --version | head -n 1); $(nproc) cpus; $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
+say "kernel $(uname -r); $(systemd --version | head -n 1); $(ldd --version | sed -n 1p); $(nproc) cpus; $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
 pid1=$(cat /proc/1/comm)
 cgfs=$(stat -f -c %T /sys/fs/cgroup)
 v1=$(awk 'NR > 1 && $2 != 0' /proc/cgroups | wc -l)

@@ -82,7 +82,7 @@ done
     # Leave time for the boot and the other binaries within the whole timeout.
     echo "BINARY_TIMEOUT=$((timeout_s * 2 / 3))"
 } >"$stage/settings"
-log "host $(ldd --version | head -n 1)"
+log "host $(ldd --version | sed -n 1p)"
 log "staged hull ($profile) and ${#selected[@]} test binaries (${selected[*]}) in $stage"
 
 # ---- boot -------------------------------------------------------------------------------------
