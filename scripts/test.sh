@@ -39,6 +39,13 @@ step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 # --show-output: libtest captures what passing tests print; SKIPPED lines must be seen.
 step test cargo test --workspace --no-fail-fast -- --show-output
+# The pure cgroup v2 + systemd lane: the tests again in a QEMU guest (guest/run.sh; root builds
+# its image).
+if ((root)); then
+    step guest bash guest/run.sh
+else
+    echo "test.sh: not root: the guest step (guest/run.sh) does not run"
+fi
 
 # Tally the "test result:" lines of every test binary.
 read -r passed failed ignored < <(awk '
