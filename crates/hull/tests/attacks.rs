@@ -110,7 +110,7 @@ impl Drop for Running<'_> {
 /// host directories stay empty and unmounted, and the container sees its mounts at
 /// /tmp/<dir> and /tmp/<dir2>/sub of its own root.
 #[test]
-fn mount_destination_symlinks_resolve_inside_the_rootfs() {
+fn cve_2019_18837_mount_destination_symlinks_resolve_inside_the_rootfs() {
     if !require_root() {
         return;
     }
@@ -213,7 +213,7 @@ fn marked_bundle(args: &[&str]) -> (Bundle, u64) {
 /// directory leaked into the container's init (runc leaked /sys/fs/cgroup), the process would start
 /// with its cwd on the host. `run` must fail or land inside the container.
 #[test]
-fn cwd_through_proc_self_fd_stays_inside() {
+fn cve_2024_21626_cwd_through_proc_self_fd_stays_inside() {
     if !require_root() {
         return;
     }
@@ -235,7 +235,7 @@ fn cwd_through_proc_self_fd_stays_inside() {
 
 /// CVE-2024-21626 through `exec --cwd /proc/self/fd/N` into a running container.
 #[test]
-fn exec_cwd_through_proc_self_fd_stays_inside() {
+fn cve_2024_21626_exec_cwd_through_proc_self_fd_stays_inside() {
     if !require_root() {
         return;
     }
@@ -258,7 +258,7 @@ fn exec_cwd_through_proc_self_fd_stays_inside() {
 /// names a script that exists only on the host. Inside the container the path resolves to nothing
 /// (`run` fails); through a leaked host directory it would run the host's script.
 #[test]
-fn args0_through_proc_self_fd_cannot_reach_the_host() {
+fn cve_2024_21626_args0_through_proc_self_fd_cannot_reach_the_host() {
     if !require_root() {
         return;
     }
@@ -315,7 +315,7 @@ fn check_fds(what: &str, out: &Outcome) -> Result<(), String> {
 /// No descriptor of the runtime reaches the container's process: `ls -l /proc/self/fd` as the
 /// container's init and as an `exec`ed process shows 0, 1, 2 and the directory ls is reading.
 #[test]
-fn no_descriptor_leaks_into_the_container() {
+fn cve_2024_21626_no_descriptor_leaks_into_the_container() {
     if !require_root() {
         return;
     }

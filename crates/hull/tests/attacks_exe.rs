@@ -138,7 +138,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 #[test]
-fn created_init_exe_is_sealed_and_the_binary_unchanged() {
+fn cve_2019_5736_created_init_exe_is_sealed_and_the_binary_unchanged() {
     if !require_root() {
         return;
     }
@@ -172,7 +172,7 @@ fn shebang_bundle(arg: &str, args: &[&str]) -> Bundle {
 }
 
 #[test]
-fn shebang_proc_self_exe_entrypoint_changes_nothing() {
+fn cve_2019_5736_shebang_proc_self_exe_entrypoint_changes_nothing() {
     if !require_root() {
         return;
     }
@@ -192,7 +192,7 @@ fn shebang_proc_self_exe_entrypoint_changes_nothing() {
 }
 
 #[test]
-fn container_processes_cannot_write_the_runtime_through_proc_exe() {
+fn cve_2019_5736_container_processes_cannot_write_the_runtime_through_proc_exe() {
     if !require_root() {
         return;
     }

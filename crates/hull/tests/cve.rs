@@ -27,12 +27,12 @@
 //!
 //! | CVE | file: test |
 //! |---|---|
-//! | CVE-2019-5736 | attacks_exe.rs: `created_init_exe_is_sealed_and_the_binary_unchanged`, `shebang_proc_self_exe_entrypoint_changes_nothing`, `container_processes_cannot_write_the_runtime_through_proc_exe` |
-//! | CVE-2019-18837 | attacks.rs: `mount_destination_symlinks_resolve_inside_the_rootfs` |
+//! | CVE-2019-5736 | attacks_exe.rs: `cve_2019_5736_created_init_exe_is_sealed_and_the_binary_unchanged`, `cve_2019_5736_shebang_proc_self_exe_entrypoint_changes_nothing`, `cve_2019_5736_container_processes_cannot_write_the_runtime_through_proc_exe` |
+//! | CVE-2019-18837 | attacks.rs: `cve_2019_18837_mount_destination_symlinks_resolve_inside_the_rootfs` |
 //! | CVE-2023-25809 | rootless.rs: `cgroupfs_is_not_writable_inside_cve_2023_25809` |
-//! | CVE-2024-21626 | attacks.rs: `cwd_through_proc_self_fd_stays_inside` (run), `exec_cwd_through_proc_self_fd_stays_inside` (exec), `args0_through_proc_self_fd_cannot_reach_the_host`, `no_descriptor_leaks_into_the_container` |
-//! | CVE-2022-29162 / CVE-2022-24769, `CapInh` 0 | config.rs: `capabilities_of_the_default_spec`; exec.rs: `cap_flag_adds_to_effective_permitted_bounding_never_inheritable_or_ambient` |
-//! | CVE-2026-30892 (`exec -u` parsing) | exec.rs: `user_uid_and_gid`, `bad_user_values_are_refused_and_change_nothing` |
+//! | CVE-2024-21626 | attacks.rs: `cve_2024_21626_cwd_through_proc_self_fd_stays_inside` (run), `cve_2024_21626_exec_cwd_through_proc_self_fd_stays_inside` (exec), `cve_2024_21626_args0_through_proc_self_fd_cannot_reach_the_host`, `cve_2024_21626_no_descriptor_leaks_into_the_container` |
+//! | CVE-2022-29162 / CVE-2022-24769, `CapInh` 0 | config.rs: `capabilities_of_the_default_spec`; exec.rs: `cve_2022_29162_cap_flag_adds_to_effective_permitted_bounding_never_inheritable_or_ambient` |
+//! | CVE-2026-30892 (`exec -u` parsing) | exec.rs: `user_uid_and_gid`, `cve_2026_30892_bad_user_values_are_refused_and_change_nothing` |
 //!
 //! Deliberate limits, so that a vulnerable runtime cannot damage the host: no symlink in an
 //! image points at the host's `/` or at a real host file (they point at canaries instead; the

@@ -164,7 +164,7 @@ fn user_uid_and_gid() {
 }
 
 #[test]
-fn bad_user_values_are_refused_and_change_nothing() {
+fn cve_2026_30892_bad_user_values_are_refused_and_change_nothing() {
     if !require_root() {
         return;
     }
@@ -244,7 +244,7 @@ fn env_without_equals_is_refused() {
 }
 
 #[test]
-fn cap_flag_adds_to_effective_permitted_bounding_never_inheritable_or_ambient() {
+fn cve_2022_29162_cap_flag_adds_to_effective_permitted_bounding_never_inheritable_or_ambient() {
     if !require_root() {
         return;
     }
