@@ -26,6 +26,8 @@ GUEST_PACKAGES=(
     busybox-static                  # every test bundle is made of it
     runc crun                       # the reference runtimes, run side by side with hull
     jq procps time                  # editing config.json, ps, /usr/bin/time for benchmarks
+    uidmap                          # newuidmap/newgidmap for the rootless tests
+    libcap2-bin iproute2            # setcap (CVE-2022-29162 test), ip
 )
 # What the host needs to build and boot the guest.
 HOST_PACKAGES=(debootstrap qemu-system-x86 e2fsprogs jq)

@@ -82,9 +82,17 @@ impl Channel {
         let mut cbuf = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
+            let mut resets = 0;
             let r = loop {
                 match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC) {
                     Err(nix::errno::Errno::EINTR) => continue,
+                    // A peer that exited with our message unread leaves ECONNRESET pending on
+                    // our side, reported once, even while its last message (often the error
+                    // that says why it exited) still waits in our queue: read on.
+                    Err(nix::errno::Errno::ECONNRESET) if resets < 2 => {
+                        resets += 1;
+                        continue;
+                    }
                     r => break r?,
                 }
             };
@@ -145,5 +153,15 @@ mod tests {
         assert_eq!(b.recv().unwrap().unwrap().0, Msg::Error("x".into()));
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn last_message_survives_a_peer_that_left_ours_unread() {
+        let (hull, init) = Channel::pair().unwrap();
+        init.send(&Msg::Error("why".into())).unwrap();
+        hull.send(&Msg::Placed).unwrap(); // never read
+        drop(init);
+        assert_eq!(hull.recv().unwrap().unwrap().0, Msg::Error("why".into()));
+        assert!(hull.recv().unwrap().is_none());
     }
 }
