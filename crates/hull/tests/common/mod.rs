@@ -5,6 +5,7 @@
 //! expectations can be checked against runc, the reference.
 #![allow(dead_code)]
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -482,4 +483,252 @@ pub fn root_mount_line(text: &str) -> Option<String> {
 /// The optional propagation fields of a mountinfo line (`shared:N`, `master:N`, ...), in order.
 pub fn propagation_fields(line: &str) -> Vec<String> {
     line.split(' ').skip(6).take_while(|f| *f != "-").map(str::to_owned).collect()
+}
+
+// Leak checking: what a runtime command left behind on the host (moved from bad_input.rs so the
+// bad-input tests share it).
+
+/// Everything one row may touch, to look for leftovers.
+pub struct Scene {
+    /// In every name the row makes: container ids and cgroup paths contain it.
+    pub tag: String,
+    pub root: PathBuf,
+    /// Bundle directories and the directory holding the runtime's stdout/stderr files.
+    pub dirs: Vec<PathBuf>,
+    /// The `linux.cgroupsPath` values the row's configs set.
+    pub cgroup_paths: Vec<String>,
+    /// Paths that must not appear (e.g. `<root>/<bad id>`).
+    pub watched: Vec<PathBuf>,
+}
+
+/// What the host looks like, as far as one row is concerned.
+pub struct Snapshot {
+    /// Mount point -> number of mounts on it.
+    pub mounts: BTreeMap<String, usize>,
+    /// Existing cgroup directories named by the row's cgroupsPath or containing its tag.
+    pub cgroups: BTreeSet<PathBuf>,
+    pub root_entries: BTreeSet<String>,
+    pub fifos: BTreeSet<PathBuf>,
+    pub watched: BTreeSet<PathBuf>,
+    /// (pid, start time) -> why the process belongs to the row.
+    pub procs: BTreeMap<(i32, u64), String>,
+}
+
+impl Snapshot {
+    pub fn take(s: &Scene) -> Snapshot {
+        let mut mounts = BTreeMap::new();
+        for m in mount_points() {
+            *mounts.entry(m).or_insert(0) += 1;
+        }
+        let mut root_entries = BTreeSet::new();
+        if let Ok(rd) = std::fs::read_dir(&s.root) {
+            // `.cache` holds compiled seccomp programs, kept across containers on purpose.
+            root_entries.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != ".cache"));
+        }
+        let mut fifos = BTreeSet::new();
+        find_named(&s.root, "exec.fifo", 0, &mut fifos);
+        Snapshot {
+            mounts,
+            cgroups: cgroups_of(s),
+            root_entries,
+            fifos,
+            watched: s.watched.iter().filter(|p| p.symlink_metadata().is_ok()).cloned().collect(),
+            procs: processes_of(s),
+        }
+    }
+
+    /// What is in `self` and was not in `before`.
+    pub fn leftovers(&self, before: &Snapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        for (m, n) in &self.mounts {
+            if *n > before.mounts.get(m).copied().unwrap_or(0) {
+                out.push(format!("new mount on the host: {m}"));
+            }
+        }
+        out.extend(self.cgroups.difference(&before.cgroups).map(|c| format!("cgroup left: {}", c.display())));
+        out.extend(self.root_entries.difference(&before.root_entries).map(|e| format!("left in --root: {e}")));
+        out.extend(self.fifos.difference(&before.fifos).map(|f| format!("exec.fifo left: {}", f.display())));
+        out.extend(self.watched.difference(&before.watched).map(|p| format!("created: {}", p.display())));
+        for (k, why) in &self.procs {
+            if !before.procs.contains_key(k) {
+                out.push(format!("process left: {why}"));
+            }
+        }
+        out
+    }
+}
+
+/// Files named `name` anywhere under `dir` (not following symlinks).
+pub fn find_named(dir: &Path, name: &str, depth: usize, out: &mut BTreeSet<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if e.file_name() == name {
+            out.insert(p.clone());
+        }
+        if depth < 8 && e.file_type().is_ok_and(|t| t.is_dir()) {
+            find_named(&p, name, depth + 1, out);
+        }
+    }
+}
+
+/// For each hierarchy: `<h>/<cgroupsPath>` (absolute paths) and `<h>/<own cgroup>/<cgroupsPath>`
+/// (relative ones), and any child of `<h>` or `<h>/<own cgroup>` whose name contains the tag (a
+/// runtime's default cgroup is named after the container id).
+pub fn cgroups_of(s: &Scene) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for h in cgroup_hierarchies() {
+        let own = h.join(own_cgroup(&h).trim_start_matches('/'));
+        for cg in &s.cgroup_paths {
+            for p in [h.join(cg.trim_start_matches('/')), own.join(cg.trim_start_matches('/'))] {
+                if p.is_dir() {
+                    out.insert(p);
+                }
+            }
+        }
+        for parent in [&h, &own] {
+            if let Ok(rd) = std::fs::read_dir(parent) {
+                for e in rd.flatten() {
+                    if mentions(&e.file_name().to_string_lossy(), &s.tag) && e.path().is_dir() {
+                        out.insert(e.path());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// True when `text` names `needle` and not merely a longer sibling: unique names end in a counter,
+/// so `…-2` must not match `…-28`.
+pub fn mentions(text: &str, needle: &str) -> bool {
+    text.match_indices(needle).any(|(i, _)| !text[i + needle.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// One line of /proc/<pid>/stat.
+pub struct Stat {
+    pub ppid: i32,
+    pub start: u64,
+    pub state: char,
+    pub comm: String,
+}
+
+pub fn read_stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    // After the command name: state (field 3), ppid (4), ..., starttime (22).
+    Some(Stat {
+        comm: text[open + 1..close].to_string(),
+        state: rest.first()?.chars().next()?,
+        ppid: rest.get(1)?.parse().ok()?,
+        start: rest.get(19)?.parse().ok()?,
+    })
+}
+
+/// Processes that belong to the row: descendants of this test process (orphans of the runtime
+/// are not, so also:) processes whose command line, environment, cwd, root or open files name the
+/// row's directories or tag, and processes in a cgroup named with the tag.
+pub fn processes_of(s: &Scene) -> BTreeMap<(i32, u64), String> {
+    let me = std::process::id() as i32;
+    let mut stats = HashMap::new();
+    for e in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) {
+            if let Some(st) = read_stat(pid) {
+                stats.insert(pid, st);
+            }
+        }
+    }
+    let mut needles: Vec<String> = s.dirs.iter().map(|d| d.to_string_lossy().into_owned()).collect();
+    needles.push(s.root.to_string_lossy().into_owned());
+    needles.push(s.tag.clone());
+    let names = |text: &str| needles.iter().find(|n| mentions(text, n)).cloned();
+
+    let mut out = BTreeMap::new();
+    for (&pid, st) in &stats {
+        if pid == me || st.ppid == 2 || pid == 2 || st.state == 'Z' || st.state == 'X' {
+            continue; // this test, kernel threads, and the dead (pid 1 here is slow to reap orphans)
+        }
+        let mut why = None;
+        let mut p = st.ppid;
+        for _ in 0..64 {
+            if p == me {
+                why = Some("a descendant of the test process".to_string());
+                break;
+            }
+            match stats.get(&p) {
+                Some(parent) if p > 1 => p = parent.ppid,
+                _ => break,
+            }
+        }
+        let read =
+            |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default();
+        let link = |f: &str| std::fs::read_link(format!("/proc/{pid}/{f}")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        if why.is_none() {
+            why = names(&read("cmdline")).map(|n| format!("its command line names {n}"));
+        }
+        if why.is_none() {
+            why = names(&read("environ")).map(|n| format!("its environment names {n}"));
+        }
+        if why.is_none() {
+            why = names(&link("cwd")).or_else(|| names(&link("root"))).map(|n| format!("its cwd or root is under {n}"));
+        }
+        if why.is_none() && mentions(&read("cgroup"), &s.tag) {
+            why = Some(format!("it is in a cgroup named with {}", s.tag));
+        }
+        if why.is_none() {
+            if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+                for fd in rd.flatten() {
+                    let target = std::fs::read_link(fd.path()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                    if let Some(n) = names(&target) {
+                        why = Some(format!("fd {} is open on {target} (under {n})", fd.file_name().to_string_lossy()));
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(why) = why {
+            let cmd = read("cmdline");
+            out.insert((pid, st.start), format!("pid {pid} ({}, state {}, `{}`): {why}", st.comm, st.state, cmd.trim()));
+        }
+    }
+    out
+}
+
+/// Removes what a failing runtime left behind, so one bad row does not leave the machine dirty
+/// for the next: kills the row's processes (pid and start time checked again), detaches mounts
+/// below the row's own directories (never any other), and removes the row's cgroups.
+pub fn scrub(after: &Snapshot, initial: &Snapshot, s: &Scene) {
+    for &(pid, start) in after.procs.keys() {
+        if !initial.procs.contains_key(&(pid, start)) && read_stat(pid).is_some_and(|st| st.start == start) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let ours = |m: &str| s.dirs.iter().chain([&s.root]).any(|d| Path::new(m).starts_with(d));
+    for (m, n) in after.mounts.iter().rev() {
+        for _ in initial.mounts.get(m).copied().unwrap_or(0)..*n {
+            if ours(m) {
+                let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+    for c in after.cgroups.difference(&initial.cgroups) {
+        remove_cgroup(c);
+    }
+}
+
+/// rmdir of a cgroup and the cgroups below it, deepest first (a cgroup's files go with it).
+pub fn remove_cgroup(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
