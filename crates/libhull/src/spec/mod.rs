@@ -90,6 +90,9 @@ impl Plan {
     /// Checks an already parsed spec whose relative paths are relative to `bundle`.
     pub fn from_spec(spec: Spec, bundle: &Path) -> Result<Plan, SpecError> {
         let root = spec.root().as_ref().ok_or_else(|| invalid("root", "missing: a container needs a root filesystem"))?;
+        if root.path().as_os_str().is_empty() {
+            return Err(invalid("root.path", "is empty"));
+        }
         let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
         match std::fs::metadata(&rootfs) {
             Ok(m) if m.is_dir() => {}
@@ -129,6 +132,11 @@ impl Plan {
             if l.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
                 for (k, _) in l.sysctl().iter().flatten() {
                     validate_sysctl(k, &has)?;
+                }
+            }
+            for (f, v) in [("hostname", spec.hostname()), ("domainname", spec.domainname())] {
+                if v.as_ref().is_some_and(|h| h.contains('\0') || h.len() > 64) {
+                    return Err(invalid(f, "must be at most 64 bytes, without NUL"));
                 }
             }
             if (spec.hostname().is_some() || spec.domainname().is_some()) && !has(LinuxNamespaceType::Uts) {
@@ -244,12 +252,59 @@ fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// A path the kernel will be given: no NUL byte, not longer than PATH_MAX.
+pub(crate) fn check_path_string(field: &str, p: &Path) -> Result<(), SpecError> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    if b.contains(&0) {
+        return Err(invalid(field, "contains a NUL byte"));
+    }
+    if b.len() >= libc::PATH_MAX as usize {
+        return Err(invalid(field, format!("is {} bytes long, longer than PATH_MAX", b.len())));
+    }
+    Ok(())
+}
+
+/// A namespace path must be a namespace file (nsfs) of the kind the entry names.
+fn check_namespace_file(p: &Path, kind: LinuxNamespaceType) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
+    let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    use std::os::fd::AsFd;
+    if crate::sys::fstatfs_magic(f.as_fd()).map_err(|e| format!("{}: {e}", p.display()))? != NSFS_MAGIC {
+        return Err(format!("{} is not a namespace file", p.display()));
+    }
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns the CLONE_NEW* flag of the namespace.
+    let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    if t >= 0 && t != ns_flag(kind) {
+        return Err(format!("{} is not a {} namespace", p.display(), kind));
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(invalid("process.args", "must name the program to run"));
     }
     if !p.cwd().is_absolute() {
         return Err(invalid("process.cwd", format!("{:?} must be an absolute path", p.cwd())));
+    }
+    check_path_string("process.cwd", p.cwd())?;
+    for (i, a) in p.args().iter().flatten().enumerate() {
+        if a.contains('\0') {
+            return Err(invalid(format!("process.args[{i}]"), "contains a NUL byte"));
+        }
+    }
+    if let Some(m) = p.user().umask() {
+        if m > 0o777 {
+            return Err(invalid("process.user.umask", format!("{m:o} is not a file mode mask (0 to 0777)")));
+        }
+    }
+    if let Some(n) = p.scheduler().as_ref().and_then(|s| *s.nice()) {
+        if !(-20..=19).contains(&n) {
+            return Err(invalid("process.scheduler.nice", format!("{n} is not in -20..19")));
+        }
     }
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') {
@@ -285,9 +340,7 @@ fn validate_namespaces(spec: &Spec) -> Result<Vec<NamespacePlan>, SpecError> {
                 if !p.is_absolute() {
                     return Err(invalid(format!("linux.namespaces[{i}].path"), format!("{} must be an absolute path", p.display())));
                 }
-                if let Err(e) = std::fs::metadata(p) {
-                    return Err(invalid(format!("linux.namespaces[{i}].path"), format!("{}: {e}", p.display())));
-                }
+                check_namespace_file(p, ns.typ()).map_err(|reason| invalid(format!("linux.namespaces[{i}].path"), reason))?;
             }
             out.push(NamespacePlan { kind: ns.typ(), path: ns.path().clone() });
         }

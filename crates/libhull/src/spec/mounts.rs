@@ -102,6 +102,7 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
         if dest.as_os_str().is_empty() {
             return Err(invalid(format!("mounts[{i}].destination"), "is empty"));
         }
+        super::check_path_string(&format!("mounts[{i}].destination"), dest)?;
         if !dest.is_absolute() {
             return Err(invalid(format!("mounts[{i}].destination"), format!("{} must be an absolute path", dest.display())));
         }
