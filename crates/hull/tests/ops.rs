@@ -547,7 +547,11 @@ fn update_changes_the_cgroup_files_and_the_recorded_limits() {
         assert!(out.contains("cpu-quota"), "{out}");
     }
     // Below what the container already uses.
-    fails(&rt, &["update", "--memory", "4k", &id]);
+    if !cgroup_v2_only() {
+        // v1 refuses a limit below the usage (EBUSY); v2 accepts it and reclaims (runc 1.1
+        // too, unless memory.checkBeforeUpdate), so there it is not a bad value.
+        fails(&rt, &["update", "--memory", "4k", &id]);
+    }
     let out = update_stdin(&rt, &id, r#"{"memory":{"limit":"big"}}"#);
     assert!(!out.status.success(), "a bad JSON document was accepted");
     if check_messages() {
@@ -735,9 +739,15 @@ fn events_stats_field_names_match_runc_side_by_side() {
                 .map(|o| o.iter().filter(|(_, x)| !(x.is_null() || *x == &json!(0))).map(|(k, _)| k.clone()).collect())
                 .unwrap_or_default()
         };
-        let (mut na, mut nb) = (nonzero(a), nonzero(b));
-        na.sort();
-        nb.sort();
-        assert_eq!(na, nb, "data.{k}:\nhull {a}\nrunc {b}");
+        // Each side's non-zero fields must be fields the other side has too; `cache` is
+        // omitted when the "file" memory is 0, which depends on the process, not the runtime.
+        let all = |v: &serde_json::Value| -> Vec<String> { v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default() };
+        let (ka, kb) = (all(a), all(b));
+        for key in nonzero(a) {
+            assert!(kb.contains(&key) || key == "cache", "data.{k}.{key} only in hull:\nhull {a}\nrunc {b}");
+        }
+        for key in nonzero(b) {
+            assert!(ka.contains(&key) || key == "cache", "data.{k}.{key} only in runc:\nhull {a}\nrunc {b}");
+        }
     }
 }
