@@ -56,16 +56,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{check_messages, mount_points, poll, require_root, unique, Bundle, Outcome, Runtime, TempDir};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::{json, Value};
 
 /// The longest one runtime command may take before the test kills it and fails.
@@ -1126,67 +1123,6 @@ fn cve_2025_31133_dev_null_symlink_never_masks() {
 // CVE-2025-52565
 // ---------------------------------------------------------------------------------------------
 
-/// Waits up to `timeout` for a connection on `listener` and receives the descriptor sent over
-/// it with SCM_RIGHTS (the pty master of `--console-socket`).
-fn receive_fd(listener: &UnixListener, timeout: Duration) -> Result<OwnedFd, String> {
-    listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + timeout;
-    let (stream, _) = loop {
-        match listener.accept() {
-            Ok(s) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => return Err(format!("no connection on the console socket: {e}")),
-        }
-    };
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(timeout)).unwrap();
-    let mut data = vec![0u8; 4096];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let mut iov = [IoSliceMut::new(&mut data)];
-    let msg =
-        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC).map_err(|e| format!("recvmsg: {e}"))?;
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
-        if let ControlMessageOwned::ScmRights(list) = c {
-            fds.extend(list);
-        }
-    }
-    match fds[..] {
-        // SAFETY: the kernel just installed this descriptor in our table; nothing else owns it.
-        [fd] => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-        _ => Err(format!("expected one descriptor over the console socket, got {fds:?}")),
-    }
-}
-
-/// Reads the pty master until the other side is closed or `timeout`.
-fn read_pty(master: &OwnedFd, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let mut fds = [nix::poll::PollFd::new(master.as_fd(), nix::poll::PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, u16::try_from(left.as_millis()).unwrap_or(u16::MAX)) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break,
-        }
-        match nix::unistd::read(master, &mut buf) {
-            Ok(0) | Err(nix::errno::Errno::EIO) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
-            Err(_) => break,
-        }
-    }
-    String::from_utf8_lossy(&out).replace('\r', "")
-}
-
 /// CVE-2025-52565: with `terminal: true`, the image pre-creates /dev/console and /dev/pts/0 as
 /// symlinks (to files of the image standing for procfs files, and to a host canary). With the
 /// config's /dev tmpfs and devpts, with the image's /dev and the config's devpts, and with
@@ -1226,10 +1162,10 @@ fn cve_2025_52565_console_and_pts_symlinks() {
             let id = unique("cve-52565");
             let out = rt.run_logged(&["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.arg(), &id], io.path(), T);
             if out.success() {
-                match receive_fd(&listener, T) {
+                match common::try_receive_fd(&listener, T).map(|(fd, _)| fd) {
                     Ok(master) => {
                         let started = rt.run_logged(&["start", &id], io.path(), T);
-                        let text = read_pty(&master, T);
+                        let text = common::read_pty(&master, T).replace('\r', "");
                         eprintln!("{what}: {}", text.trim());
                         if !started.success() {
                             problems.push(format!("{what}: start failed: {}", started.describe()));

@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -19,7 +18,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{check_messages, hull_bin, poll, require_root, unique, wait_child, Bundle, Outcome, Runtime, TempDir};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(10);
@@ -282,74 +280,6 @@ fn no_new_privs_flag() {
 // ---------------------------------------------------------------------------------------------
 // terminal
 
-/// Waits up to `timeout` for a connection on `listener` and receives one descriptor sent with
-/// SCM_RIGHTS.
-fn receive_fd(listener: &UnixListener, timeout: Duration) -> OwnedFd {
-    listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + timeout;
-    let (stream, _) = loop {
-        match listener.accept() {
-            Ok(s) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => panic!("no connection on the console socket: {e}"),
-        }
-    };
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(timeout)).unwrap();
-    let mut data = vec![0u8; 4096];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let mut iov = [IoSliceMut::new(&mut data)];
-    let msg =
-        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC).expect("recvmsg on the console socket");
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(list) = c {
-            fds.extend(list);
-        }
-    }
-    assert_eq!(fds.len(), 1, "expected exactly one descriptor over the console socket, got {fds:?}");
-    // SAFETY: the kernel just installed this descriptor in our table; nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(fds[0]) }
-}
-
-/// Reads `master` until the other side is closed (EIO) or `timeout`.
-fn read_pty(master: &OwnedFd, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let mut fds = [nix::poll::PollFd::new(master.as_fd(), nix::poll::PollFlags::POLLIN)];
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        match nix::poll::poll(&mut fds, ms) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => panic!("poll on the pty master: {e}"),
-        }
-        match nix::unistd::read(master, &mut buf) {
-            Ok(0) | Err(nix::errno::Errno::EIO) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
-            Err(e) => panic!("read from the pty master: {e}"),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Terminal output as lines, without the `\r` the pty adds and without empty lines.
-fn lines(s: &str) -> Vec<String> {
-    s.split('\n')
-        .map(|l| l.trim_end_matches('\r').trim_start_matches('\0').trim_start_matches("^@").to_owned())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
 /// `exec -d -t --console-socket S`: the pty master arrives on the socket, the process's stdio is
 /// the pty (runc needs `-d` for a console socket; this is what conmon does).
 #[test]
@@ -365,13 +295,13 @@ fn tty_through_a_console_socket() {
     let listener = UnixListener::bind(&sock).expect("bind the console socket");
     let o = c.exec(&["-d", "-t", "--console-socket", sock.to_str().unwrap(), "ID", "sh", "-c", "tty; tty <&1; echo hello-exec-tty"]);
     assert!(o.success(), "exec -d -t --console-socket failed: {}", o.describe());
-    let master = receive_fd(&listener, T);
+    let master = common::receive_fd(&listener, T).0;
     let mut ptn: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
     let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut ptn) };
     assert_eq!(r, 0, "the descriptor is not a pty master: {}", std::io::Error::last_os_error());
-    let out = read_pty(&master, T);
-    let got = lines(&out);
+    let out = common::read_pty(&master, T);
+    let got = common::pty_lines(&out);
     assert_eq!(got.len(), 3, "tty output: {out:?}");
     assert!(got[0].starts_with("/dev/pts/"), "stdin is not a pty: {out:?}");
     assert_eq!(got[0], got[1], "stdin and stdout are different terminals: {out:?}");
@@ -404,7 +334,7 @@ fn tty_in_the_foreground_passes_the_exit_status() {
         .expect("spawn script");
     let status = wait_child(&mut child, T);
     let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let got = lines(&text);
+    let got = common::pty_lines(&text);
     assert!(got.iter().any(|l| l.starts_with("/dev/pts/")), "no pty: {text:?}");
     assert!(got.iter().any(|l| l == "hi-fg"), "output did not come through: {text:?}");
     assert_eq!(status.code(), Some(3), "exit status: {text:?}");

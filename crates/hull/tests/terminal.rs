@@ -6,14 +6,12 @@
 
 mod common;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{hull_bin, require_root, unique, wait_child, Bundle, Runtime, TempDir};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(10);
@@ -25,79 +23,6 @@ fn tty_bundle(script: &str) -> Bundle {
     b.config["process"]["terminal"] = json!(true);
     b.save();
     b
-}
-
-/// Waits up to `timeout` for a connection on `listener` and receives one descriptor sent with
-/// SCM_RIGHTS, and the data that came with it.
-fn receive_fd(listener: &UnixListener, timeout: Duration) -> (OwnedFd, Vec<u8>) {
-    listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + timeout;
-    let (stream, _) = loop {
-        match listener.accept() {
-            Ok(s) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => panic!("no connection on the console socket: {e}"),
-        }
-    };
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(timeout)).unwrap();
-    let mut data = vec![0u8; 4096];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let mut iov = [IoSliceMut::new(&mut data)];
-    let msg =
-        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC).expect("recvmsg on the console socket");
-    let n = msg.bytes;
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(list) = c {
-            fds.extend(list);
-        }
-    }
-    assert_eq!(fds.len(), 1, "expected exactly one descriptor over the console socket, got {fds:?}");
-    // SAFETY: the kernel just installed this descriptor in our table; nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fds[0]) };
-    data.truncate(n);
-    (fd, data)
-}
-
-/// Reads `master` until the other side is closed (EIO once the container's process has ended and
-/// the buffer is drained) or `timeout`, whichever comes first.
-fn read_pty(master: &OwnedFd, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let mut fds = [nix::poll::PollFd::new(master.as_fd(), nix::poll::PollFlags::POLLIN)];
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        match nix::poll::poll(&mut fds, ms) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => panic!("poll on the pty master: {e}"),
-        }
-        match nix::unistd::read(master, &mut buf) {
-            Ok(0) | Err(nix::errno::Errno::EIO) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
-            Err(e) => panic!("read from the pty master: {e}"),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The lines of terminal output, without the `\r` the pty adds, nor the echo of the NUL that
-/// `script` sends for the end of its (empty) input (`^@`, or the raw byte).
-fn lines(s: &str) -> Vec<String> {
-    s.split('\n')
-        .map(|l| l.trim_end_matches('\r').trim_start_matches('\0').trim_start_matches("^@").to_owned())
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 #[test]
@@ -115,7 +40,7 @@ fn console_socket_receives_the_pty_master() {
     let id = unique("tty");
     let d = rt.run_detached(&["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.arg(), &id]);
     assert!(d.status.success(), "create with a console socket failed: {}{}", d.stdout, d.stderr);
-    let (master, _name) = receive_fd(&listener, T);
+    let (master, _name) = common::receive_fd(&listener, T);
     // What came is the master of a pty: it answers the pty ioctls.
     let mut ptn: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
@@ -123,8 +48,8 @@ fn console_socket_receives_the_pty_master() {
     assert_eq!(r, 0, "the descriptor is not a pty master: {}", std::io::Error::last_os_error());
 
     rt.ok(&["start", &id]);
-    let out = read_pty(&master, T);
-    let got = lines(&out);
+    let out = common::read_pty(&master, T);
+    let got = common::pty_lines(&out);
     assert_eq!(got.first().map(String::as_str), Some("/dev/pts/0"), "tty inside: {out:?}");
     assert!(got.iter().any(|l| l == "hello-tty"), "no hello-tty through the pty: {out:?}");
     assert!(got.iter().any(|l| l == "40 100"), "consoleSize 40x100 not applied (stty size): {out:?}");
@@ -204,7 +129,7 @@ fn run_in_the_foreground_proxies_the_terminal() {
     let b = tty_bundle("tty; echo hi-from-pty; exit 5");
     let rt = Runtime::new();
     let (code, out) = run_under_script(&rt, &b, "");
-    let got = lines(&out);
+    let got = common::pty_lines(&out);
     assert!(got.iter().any(|l| l == "/dev/pts/0"), "the process has no pty of its own: {out:?}");
     assert!(got.iter().any(|l| l == "hi-from-pty"), "the output did not come through: {out:?}");
     assert_eq!(code, Some(5), "the exit status did not pass through: {out:?}");
@@ -223,6 +148,6 @@ fn run_in_the_foreground_passes_terminal_input_to_the_process() {
     let b = tty_bundle("read line; echo \"got-$line\"");
     let rt = Runtime::new();
     let (code, out) = run_under_script(&rt, &b, "typed-in\n");
-    assert!(lines(&out).iter().any(|l| l == "got-typed-in"), "the input did not reach the process: {out:?}");
+    assert!(common::pty_lines(&out).iter().any(|l| l == "got-typed-in"), "the input did not reach the process: {out:?}");
     assert_eq!(code, Some(0), "{out:?}");
 }

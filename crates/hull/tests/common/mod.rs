@@ -732,3 +732,91 @@ pub fn remove_cgroup(dir: &Path) {
     }
     let _ = std::fs::remove_dir(dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// console sockets (`--console-socket`): one receiver for every test that needs a pty master
+
+/// Waits up to `timeout` for a connection on `listener` and receives the one descriptor sent
+/// with SCM_RIGHTS (the pty master), and the data that came with it.
+pub fn try_receive_fd(
+    listener: &std::os::unix::net::UnixListener,
+    timeout: std::time::Duration,
+) -> Result<(std::os::fd::OwnedFd, Vec<u8>), String> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + timeout;
+    let (stream, _) = loop {
+        match listener.accept() {
+            Ok(s) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => return Err(format!("no connection on the console socket: {e}")),
+        }
+    };
+    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let mut data = vec![0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(&mut data)];
+    let msg =
+        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC).map_err(|e| format!("recvmsg: {e}"))?;
+    let n = msg.bytes;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
+        if let ControlMessageOwned::ScmRights(list) = c {
+            fds.extend(list);
+        }
+    }
+    let fd = match fds[..] {
+        // SAFETY: the kernel just installed this descriptor in our table; nothing else owns it.
+        [fd] => unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+        _ => return Err(format!("expected exactly one descriptor over the console socket, got {fds:?}")),
+    };
+    data.truncate(n);
+    Ok((fd, data))
+}
+
+/// `try_receive_fd` that fails the test on error.
+pub fn receive_fd(listener: &std::os::unix::net::UnixListener, timeout: std::time::Duration) -> (std::os::fd::OwnedFd, Vec<u8>) {
+    try_receive_fd(listener, timeout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Reads a pty master until the other side is closed (EIO once the process has ended and the
+/// buffer is drained) or `timeout`.
+pub fn read_pty(master: &std::os::fd::OwnedFd, timeout: std::time::Duration) -> String {
+    use std::os::fd::AsFd;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds = [nix::poll::PollFd::new(master.as_fd(), nix::poll::PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, u16::try_from(left.as_millis()).unwrap_or(u16::MAX)) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => panic!("poll on the pty master: {e}"),
+        }
+        match nix::unistd::read(master, &mut buf) {
+            Ok(0) | Err(nix::errno::Errno::EIO) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+            Err(e) => panic!("read from the pty master: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Terminal output as lines, without the `\r` the pty adds, the echo of the NUL that `script`
+/// sends for the end of its (empty) input (`^@`, or the raw byte), and empty lines.
+pub fn pty_lines(s: &str) -> Vec<String> {
+    s.split('\n')
+        .map(|l| l.trim_end_matches('\r').trim_start_matches('\0').trim_start_matches("^@").to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
