@@ -23,6 +23,13 @@ if [[ -r $stage/settings ]]; then
     . "$stage/settings"
 fi
 
+# The test binaries were built on the host and find their fixtures under the host's path of
+# the repository (CARGO_MANIFEST_DIR): make that path lead to the shared repository.
+if [[ -n ${HOST_REPO:-} && ! -e $HOST_REPO ]]; then
+    mkdir -p "$(dirname "$HOST_REPO")"
+    ln -s /mnt/repo "$HOST_REPO"
+fi
+
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "[guest $(uptime_s)s] $*"; }
 record() { echo "$1 $2" >>"$results/results.txt"; }

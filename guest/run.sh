@@ -81,6 +81,8 @@ done
     printf 'TEST_ARGS=%q\n' "${HULL_GUEST_TEST_ARGS:-}"
     # Leave time for the boot and the other binaries within the whole timeout.
     echo "BINARY_TIMEOUT=$((timeout_s * 2 / 3))"
+    # Test binaries name their fixtures by the host's path of the repository.
+    printf 'HOST_REPO=%q\n' "$repo"
 } >"$stage/settings"
 log "host $(ldd --version | sed -n 1p)"
 log "staged hull ($profile) and ${#selected[@]} test binaries (${selected[*]}) in $stage"

@@ -128,6 +128,15 @@ impl Runtime {
                 None => return Err(other("the exec process exited during setup")),
             }
         }
+        // The process holds its end (close-on-exec) until execve: EOF means it runs the
+        // program; an error message means execve failed.
+        loop {
+            match parent.recv().map_err(|e| other(format!("sync: {e}")))? {
+                None => break,
+                Some((Msg::Error(m), _)) => return Err(other(m)),
+                Some(_) => {}
+            }
+        }
         if let Some(p) = &pid_file {
             crate::container::write_pid_file(p, exec_pid).map_err(other)?;
         }
