@@ -21,6 +21,7 @@ pub mod exec;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;
+mod passwd;
 mod pause;
 pub mod process;
 pub mod procfs;

@@ -251,10 +251,11 @@ pub fn now_rfc3339() -> String {
 
 /// The user name of `uid` from /etc/passwd, or `#uid` as runc prints it.
 pub fn owner_name(uid: u32) -> String {
-    if let Ok(Some(u)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        return u.name;
+    let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    match crate::passwd::by_uid(&text, uid) {
+        Some(e) => e.name.to_string(),
+        None => format!("#{uid}"),
     }
-    format!("#{uid}")
 }
 
 #[cfg(test)]

@@ -364,13 +364,7 @@ fn home_of(uid: u32) -> String {
     let Ok(root) = std::fs::File::open("/") else { return "/".into() };
     let Ok(fd) = rootfs::open_in_root(root.as_fd(), Path::new("/etc/passwd"), libc::O_RDONLY) else { return "/".into() };
     let text = std::io::read_to_string(std::fs::File::from(fd)).unwrap_or_default();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) {
-            return f[5].to_string();
-        }
-    }
-    "/".into()
+    crate::passwd::by_uid(&text, uid).map_or_else(|| "/".into(), |e| e.home.to_string())
 }
 
 /// Resolves `process.args[0]` like execvp, in the container, with the container's PATH.
