@@ -16,6 +16,8 @@
 
 pub mod cgroups;
 pub mod container;
+#[cfg(test)]
+mod coverage;
 pub mod events;
 pub mod exec;
 pub mod exeseal;
