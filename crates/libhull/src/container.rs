@@ -26,6 +26,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Keep the pty master for the caller (foreground `run` with a terminal).
     pub keep_console: bool,
+    /// The process's stdin, stdout and stderr; `None`: the caller's own.
+    pub stdio: Option<crate::process::Stdio>,
 }
 
 /// A container just created: its init waits on the exec fifo.
@@ -66,6 +68,9 @@ impl Runtime {
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
         let sd = self.dir(id)?;
         let plan = Plan::from_bundle(bundle)?;
+        if plan.terminal && opts.stdio.is_some() {
+            return Err(other("process.terminal: the process's stdio is its terminal; stdio cannot be given too"));
+        }
         if plan.terminal && opts.console_socket.is_none() && !opts.keep_console {
             return Err(other("process.terminal: cannot allocate a tty if hull will detach without setting --console-socket"));
         }
@@ -140,6 +145,7 @@ impl Runtime {
             listen_fds,
             console_socket: opts.console_socket.clone(),
             seccomp,
+            stdio: opts.stdio.clone(),
         };
         let owner = nix::unistd::geteuid().as_raw();
         let mut on_ready = |pid: i32| -> Result<(), String> {

@@ -25,6 +25,8 @@ pub struct ExecOptions {
     pub keep_console: bool,
     /// `--cgroup [ctrl[,ctrl]:]path`: a sub-cgroup of the container to run in.
     pub sub_cgroups: Vec<String>,
+    /// The process's stdin, stdout and stderr; `None`: the caller's own.
+    pub stdio: Option<crate::process::Stdio>,
 }
 
 /// A process started in a container.
@@ -51,6 +53,9 @@ impl Runtime {
             _ => {}
         }
         let terminal = process.terminal() == Some(true);
+        if terminal && opts.stdio.is_some() {
+            return Err(other("process.terminal: the process's stdio is its terminal; stdio cannot be given too"));
+        }
         if terminal && opts.console_socket.is_none() && !opts.keep_console {
             return Err(other("process.terminal: cannot allocate a tty if hull will detach without setting --console-socket"));
         }
@@ -83,6 +88,7 @@ impl Runtime {
             procfs: &procfs,
             extra_fds: opts.preserve_fds,
             seccomp: seccomp.as_ref(),
+            stdio: opts.stdio.as_ref(),
         };
         let (pid, _) = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false })
             .map_err(|e| other(format!("clone3: {e}")))?;

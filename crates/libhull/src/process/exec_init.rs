@@ -25,6 +25,8 @@ pub struct ExecContext<'a> {
     pub extra_fds: u32,
     /// The container's `linux.seccomp`, compiled.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The process's stdio, when not inherited from the caller.
+    pub stdio: Option<&'a super::Stdio>,
 }
 
 /// Entry point of the exec child: execs the process or reports why not and exits.
@@ -80,6 +82,8 @@ fn setup(ctx: &ExecContext<'_>) -> Result<Never, String> {
         for fd in 0..3 {
             sys::dup2(slave.as_raw_fd(), fd).map_err(|e| format!("process.terminal: dup2: {e}"))?;
         }
+    } else if let Some(stdio) = ctx.stdio {
+        stdio.install()?;
     }
     if let Some(r) = p.rlimits() {
         security::set_rlimits(r).map_err(|x| x.to_string())?;

@@ -42,6 +42,8 @@ pub struct InitContext<'a> {
     pub listen_fds: u32,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The process's stdio, when not inherited from hull.
+    pub stdio: Option<&'a super::Stdio>,
 }
 
 /// Entry point of the child. Reports a failure to the parent and exits.
@@ -146,6 +148,8 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         for fd in 0..3 {
             sys::dup2(slave.as_raw_fd(), fd).map_err(e("process.terminal: dup2"))?;
         }
+    } else if let Some(stdio) = ctx.stdio {
+        stdio.install()?;
     }
     drop(console_slave);
     check_lsm(process)?;

@@ -12,6 +12,7 @@ pub mod sync;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -37,6 +38,43 @@ pub struct SpawnOptions {
     pub console_socket: Option<PathBuf>,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<crate::seccomp::Filter>,
+    /// The process's stdio, when not the caller's.
+    pub stdio: Option<Stdio>,
+}
+
+/// Standard input, output and error for a container's process, in place of the caller's own
+/// (which the process inherits when none are given). Any fds do: pipe ends, files, sockets.
+/// hull keeps them open only until `create`/`exec` returns; the caller closes its copies (of
+/// a pipe's write end, say) after that call to see EOF when the process ends.
+///
+/// Not used with `process.terminal`: the pty is then the process's stdio.
+#[derive(Debug, Clone)]
+pub struct Stdio {
+    pub stdin: Arc<OwnedFd>,
+    pub stdout: Arc<OwnedFd>,
+    pub stderr: Arc<OwnedFd>,
+}
+
+impl Stdio {
+    /// The three descriptors, in the order 0, 1, 2.
+    pub fn new(stdin: impl Into<OwnedFd>, stdout: impl Into<OwnedFd>, stderr: impl Into<OwnedFd>) -> Stdio {
+        Stdio { stdin: Arc::new(stdin.into()), stdout: Arc::new(stdout.into()), stderr: Arc::new(stderr.into()) }
+    }
+
+    /// In the new process (after clone, before execve): makes the descriptors its fds 0, 1, 2.
+    /// Each is first copied above 2, so a source that is itself 0, 1 or 2 is not overwritten
+    /// before it is used; the copies are close-on-exec.
+    pub(crate) fn install(&self) -> Result<(), String> {
+        let mut copies = Vec::with_capacity(3);
+        for (name, fd) in [("stdin", &self.stdin), ("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let copy = nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(|e| format!("{name}: dup: {e}"))?;
+            copies.push((name, copy));
+        }
+        for (target, (name, copy)) in copies.into_iter().enumerate() {
+            sys::dup2(copy, target as i32).map_err(|e| format!("{name}: dup2: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// The init, made and waiting on the exec fifo.
@@ -98,6 +136,7 @@ pub fn spawn(
         extra_fds: opts.preserve_fds + opts.listen_fds,
         listen_fds: opts.listen_fds,
         seccomp: opts.seccomp.as_ref(),
+        stdio: opts.stdio.as_ref(),
     };
     let args = sys::Clone3 { flags, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false };
     let (pid, _) = sys::clone3(&args).map_err(|e| format!("clone3: {e}"))?;
