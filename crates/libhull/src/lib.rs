@@ -23,6 +23,7 @@ pub mod exec;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;
+pub mod notify;
 mod passwd;
 mod pause;
 pub mod process;
@@ -42,6 +43,8 @@ pub mod update;
 
 pub use container::{CreateOptions, Created, Runtime};
 pub use exec::{ExecOptions, Execed};
+pub use notify::{MemoryEvent, MemoryNotifications, PressureLevel};
+pub use process::Stdio;
 pub use spec::example::OCI_VERSION;
 pub use state::{StateReport, Status};
 
