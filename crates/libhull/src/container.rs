@@ -16,13 +16,19 @@ use crate::spec::{validate_id, Plan};
 use crate::state::{self, ContainerState, StateDir, StateError, StateReport, Status};
 use crate::{sys, Error};
 
-/// Options of `create` (and `run`).
+/// Options of `create` (and `run`); the default is what `hull create` does without flags.
 #[derive(Debug, Default, Clone)]
 pub struct CreateOptions {
+    /// `--console-socket`: the AF_UNIX socket the pty master is sent to (with
+    /// `process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// `--pid-file`: where the init's pid is written once it waits for `start`.
     pub pid_file: Option<PathBuf>,
+    /// `--no-pivot`: `MS_MOVE` + `chroot` instead of `pivot_root` (for a rootfs on a ramfs).
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring.
     pub no_new_keyring: bool,
+    /// `--preserve-fds N`: the caller's fds 3..3+N are passed to the process.
     pub preserve_fds: u32,
     /// Keep the pty master for the caller (foreground `run` with a terminal).
     pub keep_console: bool,
@@ -34,6 +40,7 @@ pub struct CreateOptions {
 #[derive(Debug)]
 pub struct Created {
     pub id: String,
+    /// The init's pid on the host; the caller is its parent and reaps it.
     pub pid: i32,
     /// The pty master when `keep_console` was asked and the process has a terminal.
     pub console: Option<OwnedFd>,
@@ -53,6 +60,8 @@ fn other(msg: impl Into<String>) -> Error {
 }
 
 impl Runtime {
+    /// The containers under `root` (made on the first `create`, mode 0700); unprivileged mode
+    /// when the caller is not root (or is root in a user namespace without the host's ids).
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
         Runtime { root: root.into(), rootless: crate::rootless::detect() }
     }

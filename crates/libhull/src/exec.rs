@@ -13,11 +13,15 @@ use crate::spec::ns_flag;
 use crate::state::{self, Status};
 use crate::{sys, Error, Runtime};
 
-/// Options of `exec`.
+/// Options of `exec`; the default is what `hull exec -d` does without flags.
 #[derive(Debug, Default, Clone)]
 pub struct ExecOptions {
+    /// `--console-socket`: the AF_UNIX socket the pty master is sent to (with
+    /// `process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// `--pid-file`: where the process's pid is written.
     pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds N`: the caller's fds 3..3+N are passed to the process.
     pub preserve_fds: u32,
     /// Exec into a paused container too.
     pub ignore_paused: bool,
@@ -32,7 +36,9 @@ pub struct ExecOptions {
 /// A process started in a container.
 #[derive(Debug)]
 pub struct Execed {
+    /// Its pid on the host; the caller is its parent and reaps it.
     pub pid: i32,
+    /// The pty master, with `keep_console` and `process.terminal`.
     pub console: Option<OwnedFd>,
 }
 

@@ -64,8 +64,8 @@ impl PressureLevel {
         }
     }
 
-    /// The PSI trigger that stands for this level on cgroup v2 (psi.rst: "<some|full> <stall
-    /// us> <window us>"): some task stalled on memory for 5% of a second (low) or 15%
+    /// The PSI trigger that stands for this level on cgroup v2 (psi.rst: `some|full STALL_US
+    /// WINDOW_US`): some task stalled on memory for 5% of a second (low) or 15%
     /// (medium), or every task stalled for 10% of a second (critical: nothing runs, it all
     /// waits for memory).
     pub fn psi_trigger(self) -> &'static str {
