@@ -65,14 +65,15 @@ impl PressureLevel {
     }
 
     /// The PSI trigger that stands for this level on cgroup v2 (psi.rst: `some|full STALL_US
-    /// WINDOW_US`): some task stalled on memory for 5% of a second (low) or 15%
-    /// (medium), or every task stalled for 10% of a second (critical: nothing runs, it all
-    /// waits for memory).
+    /// WINDOW_US`): some task stalled on memory for 5% of a two-second window (low) or 15%
+    /// (medium), or every task stalled for 10% of it (critical: nothing runs, it all waits for
+    /// memory). Two seconds because a caller without CAP_SYS_RESOURCE may only use windows
+    /// that are multiples of 2 s (the kernel refuses a 1 s window with EINVAL then).
     pub fn psi_trigger(self) -> &'static str {
         match self {
-            PressureLevel::Low => "some 50000 1000000",
-            PressureLevel::Medium => "some 150000 1000000",
-            PressureLevel::Critical => "full 100000 1000000",
+            PressureLevel::Low => "some 100000 2000000",
+            PressureLevel::Medium => "some 300000 2000000",
+            PressureLevel::Critical => "full 200000 2000000",
         }
     }
 }
@@ -317,8 +318,9 @@ mod tests {
             let t: Vec<&str> = l.psi_trigger().split(' ').collect();
             assert!(t[0] == "some" || t[0] == "full");
             let (stall, window): (u64, u64) = (t[1].parse().unwrap(), t[2].parse().unwrap());
-            // psi.rst: the window is 500 ms to 10 s and the stall fits in it.
-            assert!((500_000..=10_000_000).contains(&window) && stall < window, "{l:?}");
+            // psi.rst: the window is 500 ms to 10 s (a multiple of 2 s without
+            // CAP_SYS_RESOURCE) and the stall fits in it.
+            assert!((500_000..=10_000_000).contains(&window) && window % 2_000_000 == 0 && stall < window, "{l:?}");
         }
     }
 
@@ -331,5 +333,66 @@ mod tests {
         let err = PressureWatcher::new(&cg, PressureLevel::Low).err().expect("refused").to_string();
         assert!(err.contains("memory.pressure") && err.contains("PSI"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// cgroup v2 on the real kernel: the PSI trigger is accepted, fires while a process of
+    /// the cgroup thrashes its page cache under a 16 MiB limit, and the stream sees the cgroup
+    /// go. On a hybrid host the v2 directory is in /sys/fs/cgroup/unified (PSI counts there)
+    /// and the limit is the v1 memory controller's.
+    #[test]
+    fn v2_psi_trigger_fires_under_reclaim() {
+        use std::path::Path;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: needs root (cgroups)");
+            return;
+        }
+        let tag = format!("hull-notify-test-{}", std::process::id());
+        let hybrid = Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists();
+        let v2_root = if hybrid { Path::new("/sys/fs/cgroup/unified") } else { Path::new("/sys/fs/cgroup") };
+        assert!(v2_root.join("cgroup.procs").exists(), "no cgroup v2 hierarchy at {}", v2_root.display());
+        let dir = v2_root.join(&tag);
+        std::fs::create_dir(&dir).unwrap();
+        let v1_memory = Path::new("/sys/fs/cgroup/memory").join(&tag);
+        let limit = (16u64 << 20).to_string();
+        if hybrid {
+            std::fs::create_dir(&v1_memory).unwrap();
+            std::fs::write(v1_memory.join("memory.limit_in_bytes"), &limit).unwrap();
+        } else {
+            std::fs::write(dir.join("memory.max"), &limit).expect("memory.max (the memory controller enabled at the root)");
+        }
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let mut w = PressureWatcher::new(&cg, PressureLevel::Low).expect("the PSI trigger is accepted");
+        assert!(matches!(w.wait(Duration::from_millis(10)).unwrap(), PressureWake::Timeout));
+
+        let file = std::env::temp_dir().join(format!("{tag}.data"));
+        let mut join = format!("echo $$ > {}/cgroup.procs", dir.display());
+        if hybrid {
+            join += &format!("; echo $$ > {}/cgroup.procs", v1_memory.display());
+        }
+        let script =
+            format!("{join}; for i in 1 2 3 4 5 6 7 8; do dd if=/dev/zero of={} bs=1M count=128 2>/dev/null; sync; done", file.display());
+        let mut child = std::process::Command::new("sh").args(["-c", &script]).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = None;
+        while seen.is_none() && Instant::now() < deadline {
+            if let PressureWake::Event(l) = w.wait(Duration::from_millis(200)).unwrap() {
+                seen = Some(l);
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(&file);
+        for _ in 0..50 {
+            if std::fs::remove_dir(&dir).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if hybrid {
+            let _ = std::fs::remove_dir(&v1_memory);
+        }
+        assert_eq!(seen, Some(PressureLevel::Low), "no PSI event within 60 s of page-cache thrashing under a 16 MiB limit");
+        assert!(!dir.exists(), "{} left behind", dir.display());
+        assert!(matches!(w.wait(Duration::from_millis(100)).unwrap(), PressureWake::Gone), "the removed cgroup ends the watch");
     }
 }
