@@ -379,15 +379,16 @@ mod tests {
                 seen = Some(l);
             }
         }
-        let _ = child.kill();
+        // Every process of the cgroup (the shell and its dd), then the directories.
+        std::fs::write(dir.join("cgroup.kill"), "1").unwrap();
         let _ = child.wait();
-        let _ = std::fs::remove_file(&file);
-        for _ in 0..50 {
-            if std::fs::remove_dir(&dir).is_ok() {
+        for _ in 0..250 {
+            if std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|p| p.trim().is_empty()) && std::fs::remove_dir(&dir).is_ok() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = std::fs::remove_file(&file);
         if hybrid {
             let _ = std::fs::remove_dir(&v1_memory);
         }
