@@ -20,9 +20,11 @@ fn main() -> Result {
     let id = s.id("hog");
     let limit = 16u64 << 20;
     let bundle = s.bundle("hog", &["tail", "/dev/zero"], |c| {
-        // swap = limit: no room to swap, so the limit is hit at once (where swap is accounted).
+        // swap = limit (memory+swap, as the spec counts it): no room to swap, so the limit is
+        // hit at once. Only where swap is accounted: cgroup v2, or v1 with memory.memsw.
+        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let memsw = std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists();
-        c["linux"]["resources"]["memory"] = if memsw { json!({"limit": limit, "swap": limit}) } else { json!({"limit": limit}) };
+        c["linux"]["resources"]["memory"] = if v2 || memsw { json!({"limit": limit, "swap": limit}) } else { json!({"limit": limit}) };
     })?;
     let created = rt.create(&id, &bundle, &CreateOptions::default())?;
     // Listening before the start: no kill can be missed.
