@@ -360,6 +360,13 @@ mod tests {
         "linux.resources.memory.disableOOMKiller",
         "linux.resources.cpu.burst",
         "linux.resources.cpu.idle",
+        "linux.resources.unified",
+        "hooks.createContainer[].env",
+        "hooks.createRuntime[].env",
+        "hooks.poststart[].env",
+        "hooks.poststop[].env",
+        "hooks.prestart[].env",
+        "hooks.startContainer[].env",
     ];
 
     #[test]
