@@ -204,7 +204,9 @@ mkdir -p "$W/spec"
 make_bundle() {
     mkdir -p "$W/$1"
     ln -sfn "$ROOTFS" "$W/$1/rootfs"
-    jq --arg root "$ROOTFS" '.root.path = $root | .process.terminal = false | '"$2" \
+    # ociVersion 1.0.2: the config uses nothing newer, and Debian 12's crun 1.8 refuses "1.3.0"
+    # ("unknown version specified").
+    jq --arg root "$ROOTFS" '.ociVersion = "1.0.2" | .root.path = $root | .process.terminal = false | '"$2" \
         "$W/spec/config.json" >"$W/$1/config.json"
 }
 make_bundle b-true '.process.args = ["/bin/true"]'
