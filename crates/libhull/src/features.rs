@@ -63,9 +63,9 @@ pub fn features_json() -> String {
         ("seccomp", crate::seccomp::features()),
         ("apparmor", enabled(false)),
         ("selinux", enabled(false)),
-        ("intelRdt", enabled(false)),
+        ("intelRdt", enabled(crate::rdt::is_resctrl(std::path::Path::new(crate::rdt::RESCTRL_ROOT)))),
         ("mountExtensions", obj(vec![("idmap", enabled(false))])),
-        ("netDevices", enabled(false)),
+        ("netDevices", enabled(true)),
     ]);
     let doc = obj(vec![
         ("ociVersionMin", s("1.0.0")),

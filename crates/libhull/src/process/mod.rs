@@ -62,7 +62,10 @@ pub fn spawn(
     on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<Spawned, String> {
     let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
-    let joins = plan.namespaces.iter().any(|n| n.path.is_some());
+    // Namespaces joined by path, and a time namespace with offsets (they must be written
+    // after it is made and before any process is in it, which clone3 cannot do: its child is
+    // born inside), are made by the child itself with setns()/unshare().
+    let joins = plan.namespaces.iter().any(|n| n.path.is_some()) || !plan.time_offsets.is_empty();
     let cgroup_fd = cgroup.clone_into_fd();
     let mut flags: u64 = 0;
     let mut late_cgroupns = false;
@@ -144,6 +147,12 @@ pub fn spawn(
                 write_id_maps(plan, procfs, init_pid)?;
                 tell(&parent, &Msg::Continue)?;
             }
+            Some((Msg::NeedTimeOffsets, _)) => {
+                procfs
+                    .write(&format!("{init_pid}/timens_offsets"), plan.time_offsets.as_bytes())
+                    .map_err(|e| format!("linux.timeOffsets: /proc/{init_pid}/timens_offsets: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
+            }
             Some((Msg::InitPid(p), _)) => {
                 if let Some(mid) = intermediate.take() {
                     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
@@ -160,6 +169,12 @@ pub fn spawn(
                 }
             }
             Some((Msg::RunHooks, _)) => {
+                // The init is in its namespaces: give it its resctrl group and network
+                // devices before the hooks, which may expect them.
+                if let Some(rdt) = &plan.rdt {
+                    rdt.add_pid(id, init_pid)?;
+                }
+                crate::net::move_devices(&plan.spec, procfs, init_pid)?;
                 let st = HookState {
                     oci_version: crate::OCI_VERSION.to_string(),
                     id: id.to_string(),
