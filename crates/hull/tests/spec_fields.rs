@@ -281,3 +281,71 @@ fn memory_policy_is_set_for_init_and_exec() {
     assert!(!out.status.success(), "node 7 accepted");
     assert!(String::from_utf8_lossy(&out.stderr).contains("linux.memoryPolicy.nodes"), "{}", text(&out));
 }
+
+/// A host directory with a file owned by 1000:1000 (and one by 0:0), for idmapped mounts.
+fn owned_tree() -> TempDir {
+    let d = TempDir::new("idmap-src");
+    std::fs::write(d.path().join("user"), "u").unwrap();
+    std::fs::write(d.path().join("root"), "r").unwrap();
+    std::os::unix::fs::chown(d.path().join("user"), Some(1000), Some(1000)).unwrap();
+    std::os::unix::fs::chown(d.path().join("root"), Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    d
+}
+
+fn stat_owners(out: &str) -> Vec<String> {
+    out.lines().filter(|l| l.starts_with('=')).map(str::to_string).collect()
+}
+
+#[test]
+fn idmapped_mount_without_a_user_namespace() {
+    if !require_root() {
+        return;
+    }
+    let src = owned_tree();
+    let mut b = Bundle::sh("stat -c =%u:%g= /idm/user /idm/root; touch /idm/new && stat -c =%u:%g= /idm/new");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/idm", "type": "bind", "source": src.path(), "options": ["bind"],
+        "uidMappings": [{"containerID": 1000, "hostID": 2000, "size": 1}, {"containerID": 0, "hostID": 0, "size": 1}],
+        "gidMappings": [{"containerID": 1000, "hostID": 3000, "size": 1}, {"containerID": 0, "hostID": 0, "size": 1}]
+    }));
+    b.save();
+    let out = Runtime::new().run_ok(&b);
+    // On disk 1000 is seen as 2000/3000; a file made through the mount by root (0) lands as 0.
+    assert_eq!(stat_owners(&out), ["=2000:3000=", "=0:0=", "=0:0="], "{out}");
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(src.path().join("user")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1000, 1000), "the host's file changed owner");
+    // Only the mount is mapped: the host sees its own ids.
+    let m = std::fs::metadata(src.path().join("new")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0));
+}
+
+#[test]
+fn idmapped_mount_in_a_user_namespace_explicit_and_implied() {
+    if !require_root() {
+        return;
+    }
+    let src = owned_tree();
+    let mut b = Bundle::sh("stat -c =%u:%g= /explicit/user /implied/user /implied/root; id -u");
+    // The rootfs belongs to the host's root, whom the container's namespace does not map: the
+    // mount points are made here.
+    for d in ["explicit", "implied"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+    }
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    // Explicit: on-disk 1000 -> host 100005, which the container's namespace shows as 5.
+    mounts.push(json!({
+        "destination": "/explicit", "type": "bind", "source": src.path(), "options": ["bind"],
+        "uidMappings": [{"containerID": 1000, "hostID": 100005, "size": 1}],
+        "gidMappings": [{"containerID": 1000, "hostID": 100006, "size": 1}]
+    }));
+    // `idmap` alone: the container's own mappings, so on-disk ids are seen unchanged inside.
+    mounts.push(json!({"destination": "/implied", "type": "bind", "source": src.path(), "options": ["bind", "idmap"]}));
+    b.save();
+    let out = Runtime::new().run_ok(&b);
+    assert_eq!(stat_owners(&out), ["=5:6=", "=1000:1000=", "=0:0="], "{out}");
+}

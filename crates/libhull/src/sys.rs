@@ -535,3 +535,31 @@ pub fn set_mempolicy(mode: i32, nodes: &BitMask) -> io::Result<()> {
     let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode as libc::c_ulong) };
     check(ret).map(|_| ())
 }
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP: the detached mount `fd` shows its ids through the
+/// mappings of the user namespace `userns`.
+pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, recursive: bool, userns: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr: libc::mount_attr = {
+        // SAFETY: plain integers.
+        unsafe { std::mem::zeroed() }
+    };
+    attr.attr_set = libc::MOUNT_ATTR_IDMAP;
+    attr.userns_fd = userns.as_raw_fd() as u64;
+    let mut flags = libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    let empty = c"";
+    // SAFETY: valid fds, empty path with AT_EMPTY_PATH, `attr` is valid for its size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}

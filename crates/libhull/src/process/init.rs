@@ -42,6 +42,8 @@ pub struct InitContext<'a> {
     pub listen_fds: u32,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// Detached idmapped mounts made by hull, by index in `mounts`.
+    pub idmapped: &'a std::collections::BTreeMap<usize, OwnedFd>,
 }
 
 /// Entry point of the child. Reports a failure to the parent and exits.
@@ -107,7 +109,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
     };
 
-    let root = rootfs::prepare(plan, &ctx.cgroup_paths, ctx.rootless).map_err(|x| x.to_string())?;
+    let root = rootfs::prepare(plan, &ctx.cgroup_paths, ctx.rootless, ctx.idmapped).map_err(|x| x.to_string())?;
     let mut console_slave = None;
     if plan.terminal {
         let (master, slave) = rootfs::setup_console(root.as_fd()).map_err(|x| x.to_string())?;

@@ -85,7 +85,10 @@ pub fn spawn(
     // Whether the init may go on before it is in its cgroups (see below): not when it joins
     // namespaces (its messages would interleave) or makes its cgroup namespace after placement.
     let placed_later = !joins && !late_cgroupns;
+    // Made here, on the host side; the init inherits them and attaches them.
+    let idmapped = crate::idmap::prepare(plan, procfs)?;
     let ctx = init::InitContext {
+        idmapped: &idmapped,
         placed_later,
         plan,
         id,
@@ -111,6 +114,7 @@ pub fn spawn(
     let init::InitContext { chan: child_end, fifo, .. } = ctx;
     drop(child_end);
     drop(fifo);
+    drop(idmapped);
     *pid_hint = Some(pid);
 
     let mut init_pid = pid;
