@@ -296,6 +296,9 @@ pub fn validate(spec: &oci_spec::runtime::Spec, rootless: bool, has_netns: bool,
     for (host, dev) in devs {
         let field = format!("linux.netDevices[{host:?}]");
         check_dev_name(&field, host, false)?;
+        if host == "lo" {
+            return Err(invalid(field, "the loopback device belongs to its namespace and cannot be moved"));
+        }
         let target = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(host);
         check_dev_name(&format!("{field}.name"), target, true)?;
         if !target.contains('%') && !targets.insert(target.to_string()) {
