@@ -188,4 +188,32 @@ mod tests {
         let ok = p(serde_json::json!({"mode": "MPOL_PREFERRED"})).unwrap().unwrap();
         assert_eq!(ok.mode, 1);
     }
+
+    #[test]
+    fn time_offset_rules() {
+        let spec = |offsets: serde_json::Value| -> Spec {
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.0.0", "linux": {"timeOffsets": offsets}})).unwrap()
+        };
+        let new_time = [NamespacePlan { kind: LinuxNamespaceType::Time, path: None }];
+        let text = time_offsets(&spec(serde_json::json!({"monotonic": {"secs": -5}, "boottime": {"secs": 7, "nanosecs": 9}})), &new_time);
+        assert_eq!(text.unwrap(), "boottime 7 9\nmonotonic -5 0\n");
+        let e = time_offsets(&spec(serde_json::json!({"realtime": {"secs": 1}})), &new_time).unwrap_err().to_string();
+        assert!(e.starts_with("linux.timeOffsets[\"realtime\"]"), "{e}");
+        let e = time_offsets(&spec(serde_json::json!({"boottime": {"nanosecs": 1_000_000_000u32}})), &new_time).unwrap_err().to_string();
+        assert!(e.starts_with("linux.timeOffsets[\"boottime\"].nanosecs"), "{e}");
+        assert!(time_offsets(&spec(serde_json::json!({"boottime": {"secs": 1}})), &[]).is_err());
+        let joined = [NamespacePlan { kind: LinuxNamespaceType::Time, path: Some("/proc/self/ns/time".into()) }];
+        assert!(time_offsets(&spec(serde_json::json!({"boottime": {"secs": 1}})), &joined).is_err());
+        assert_eq!(time_offsets(&spec(serde_json::json!({})), &[]).unwrap(), "");
+    }
+
+    #[test]
+    fn cpu_affinity_rules() {
+        let a: oci_spec::runtime::ExecCPUAffinity = serde_json::from_value(serde_json::json!({"initial": "0-1", "final": "1"})).unwrap();
+        let c = cpu_affinity("process.execCPUAffinity", Some(&a)).unwrap();
+        assert_eq!((c.initial, c.last), (Some(vec![0b11]), Some(vec![0b10])));
+        let a: oci_spec::runtime::ExecCPUAffinity = serde_json::from_value(serde_json::json!({"final": "2-1"})).unwrap();
+        let e = cpu_affinity("process.execCPUAffinity", Some(&a)).unwrap_err().to_string();
+        assert!(e.starts_with("process.execCPUAffinity.final"), "{e}");
+    }
 }
