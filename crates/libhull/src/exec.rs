@@ -102,10 +102,9 @@ impl Runtime {
             None => None,
         };
         let cloned = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false });
-        if let (Some(mask), Ok((pid, _))) = (&saved, &cloned) {
-            if *pid != 0 {
-                sys::sched_setaffinity(0, mask).map_err(|e| other(format!("restoring hull's CPU affinity: {e}")))?;
-            }
+        let in_child = matches!(cloned, Ok((0, _)));
+        if let (Some(mask), false) = (&saved, in_child) {
+            sys::sched_setaffinity(0, mask).map_err(|e| other(format!("restoring hull's CPU affinity: {e}")))?;
         }
         let (pid, _) = cloned.map_err(|e| other(format!("clone3: {e}")))?;
         if pid == 0 {
