@@ -72,17 +72,33 @@ fn net_device_is_moved_renamed_up_with_its_addresses() {
     if !require_root() {
         return;
     }
-    let dummy = Dummy::new(1);
+    move_device(1, false);
+}
+
+#[test]
+fn net_device_moves_into_a_container_with_a_user_namespace() {
+    if !require_root() {
+        return;
+    }
+    move_device(3, true);
+}
+
+fn move_device(n: u32, userns: bool) {
+    let dummy = Dummy::new(n);
     let mut b = Bundle::sh("ip link show; ip addr show ctr0");
     b.add_applets(&["ip"]);
     b.config["linux"]["netDevices"] = json!({ dummy.0.clone(): {"name": "ctr0"} });
+    if userns {
+        b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }
     b.save();
     let rt = Runtime::new();
     let id = unique("netdev");
     let out = rt.cmd().args(["run", "--bundle", b.arg(), &id]).stdin(Stdio::null()).output().expect("run");
-    // While the container exists (stopped, its namespace gone), the device is not on the host.
-    let (_, log) = (rt.run(&["delete", "--force", &id]), text(&out));
-    assert!(out.status.success(), "{log}");
+    let _ = rt.run(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out));
     let inside = String::from_utf8_lossy(&out.stdout);
     let line = link_line(&inside, "ctr0").unwrap_or_else(|| panic!("ctr0 not seen inside:\n{inside}"));
     assert!(line.contains(",UP"), "ctr0 is not up inside: {line}");
