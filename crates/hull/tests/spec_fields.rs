@@ -72,7 +72,15 @@ fn net_device_is_moved_renamed_up_with_its_addresses() {
     if !require_root() {
         return;
     }
-    move_device(1, false);
+    move_device(1, false, "ctr0", "ctr0");
+}
+
+#[test]
+fn net_device_name_template_is_numbered_by_the_kernel() {
+    if !require_root() {
+        return;
+    }
+    move_device(4, false, "eth%d", "eth0");
 }
 
 #[test]
@@ -80,14 +88,15 @@ fn net_device_moves_into_a_container_with_a_user_namespace() {
     if !require_root() {
         return;
     }
-    move_device(3, true);
+    move_device(3, true, "ctr0", "ctr0");
 }
 
-fn move_device(n: u32, userns: bool) {
+/// Moves a veth end into a container as `name`, and checks it is seen there as `seen`.
+fn move_device(n: u32, userns: bool, name: &str, seen: &str) {
     let dummy = Dummy::new(n);
-    let mut b = Bundle::sh("ip link show; ip addr show ctr0");
+    let mut b = Bundle::sh(&format!("ip link show; ip addr show {seen}"));
     b.add_applets(&["ip"]);
-    b.config["linux"]["netDevices"] = json!({ dummy.0.clone(): {"name": "ctr0"} });
+    b.config["linux"]["netDevices"] = json!({ dummy.0.clone(): {"name": name} });
     if userns {
         b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
         b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
@@ -100,8 +109,8 @@ fn move_device(n: u32, userns: bool) {
     let _ = rt.run(&["delete", "--force", &id]);
     assert!(out.status.success(), "{}", text(&out));
     let inside = String::from_utf8_lossy(&out.stdout);
-    let line = link_line(&inside, "ctr0").unwrap_or_else(|| panic!("ctr0 not seen inside:\n{inside}"));
-    assert!(line.contains(",UP"), "ctr0 is not up inside: {line}");
+    let line = link_line(&inside, seen).unwrap_or_else(|| panic!("{seen} not seen inside:\n{inside}"));
+    assert!(line.contains(",UP"), "{seen} is not up inside: {line}");
     assert!(link_line(&inside, &dummy.0).is_none(), "the old name is seen inside:\n{inside}");
     assert!(inside.contains("inet 10.213.7.1/24"), "the IPv4 address was not kept:\n{inside}");
     assert!(inside.contains("inet6 fd00:213::7/64"), "the IPv6 address was not kept:\n{inside}");
