@@ -116,8 +116,10 @@ fn move_device(n: u32, userns: bool, name: &str, seen: &str) {
     assert!(inside.contains("inet6 fd00:213::7/64"), "the IPv6 address was not kept:\n{inside}");
     // A virtual device dies with the namespace (runtime-spec: never moved back), and a veth
     // takes its peer with it.
-    assert!(!dummy.on_host(), "the moved veth came back to the host");
-    assert!(!sh(&format!("ip link show {}p", dummy.0)).status.success(), "the veth peer outlived the container");
+    // The kernel tears a network namespace down asynchronously (cleanup_net), after the last
+    // process left: wait for it.
+    let gone = common::poll(T, || (!dummy.on_host() && !sh(&format!("ip link show {}p", dummy.0)).status.success()).then_some(()));
+    assert!(gone.is_some(), "the moved veth or its peer outlived the container by {T:?}");
 }
 
 #[test]
