@@ -88,6 +88,13 @@ impl RdtPlan {
             }
             lines.push(s.clone());
         }
+        // runtime-spec 1.3 replaced these by enableMonitoring; never ignored silently.
+        #[allow(deprecated)]
+        for (name, v) in [("enableCMT", r.enable_cmt()), ("enableMBM", r.enable_mbm())] {
+            if *v == Some(true) {
+                return Err(invalid(format!("linux.intelRdt.{name}"), "is deprecated since runtime-spec 1.3.0: use enableMonitoring"));
+            }
+        }
         let monitoring = *r.enable_monitoring() == Some(true);
         if monitoring && !root.join("info/L3_MON").exists() {
             return Err(invalid("linux.intelRdt.enableMonitoring", "this host's resctrl has no monitoring (info/L3_MON)"));
@@ -299,6 +306,8 @@ mod tests {
             let e = RdtPlan::check_in(&rdt(serde_json::json!({"closID": bad})), &root).unwrap_err().to_string();
             assert!(e.starts_with("linux.intelRdt.closID"), "{bad:?}: {e}");
         }
+        let e = RdtPlan::check_in(&rdt(serde_json::json!({"enableCmt": true})), &root).unwrap_err().to_string();
+        assert!(e.starts_with("linux.intelRdt.enableCMT"), "{e}"); // oci-spec reads the key as enableCmt
         let e = RdtPlan::check_in(&rdt(serde_json::json!({"memBwSchema": "L3:0=1"})), &root).unwrap_err().to_string();
         assert!(e.starts_with("linux.intelRdt.memBwSchema"), "{e}");
         std::fs::remove_dir_all(&root).unwrap();
