@@ -105,7 +105,7 @@ impl Runtime {
 
         // Side effects start here; `undo` reverts them on any error.
         sd.create()?;
-        let mut undo = Undo { sd: sd.clone(), cgroup: None, pid: None };
+        let mut undo = Undo { sd: sd.clone(), cgroup: None, pid: None, rdt_dirs: Vec::new() };
         let _lock = sd.lock()?;
         let fifo_path = sd.fifo_path();
         nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -146,6 +146,11 @@ impl Runtime {
             Err(e) => return Err(e.into()),
         }
 
+        if let Some(rdt) = &plan.rdt {
+            rdt.create(id, &mut undo.rdt_dirs).map_err(other)?;
+        }
+        let rdt_dirs = undo.rdt_dirs.clone();
+
         let spawn_opts = SpawnOptions {
             rootless: self.rootless,
             no_pivot: opts.no_pivot,
@@ -170,6 +175,7 @@ impl Runtime {
                 cgroup: cgroup.clone(),
                 config: plan.spec.clone(),
                 started: false,
+                rdt_dirs: rdt_dirs.clone(),
             };
             sd.save(&st).map_err(|e| e.to_string())?;
             if let Some(p) = &pid_file {
@@ -403,10 +409,12 @@ fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
     // Stragglers of a container without its own PID namespace stay in the cgroup.
     let _ = crate::ps::signal_all(&st.cgroup, libc::SIGKILL);
     let cg = st.cgroup.destroy();
+    let rdt = crate::rdt::remove(&st.rdt_dirs);
     let hs = hook_state(st, "stopped");
     let hooks = run_hooks("poststop", st.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &hs);
     sd.remove()?;
     cg?;
+    rdt.map_err(other)?;
     hooks.map_err(|e| other(e.to_string()))
 }
 
@@ -415,12 +423,15 @@ struct Undo {
     sd: StateDir,
     cgroup: Option<CgroupManager>,
     pid: Option<i32>,
+    /// resctrl directories made for `linux.intelRdt`.
+    rdt_dirs: Vec<PathBuf>,
 }
 
 impl Undo {
     fn disarm(mut self) {
         self.cgroup = None;
         self.pid = None;
+        self.rdt_dirs.clear();
         self.sd.id.clear();
     }
 }
@@ -443,6 +454,7 @@ impl Drop for Undo {
             }
             let _ = cg.destroy();
         }
+        let _ = crate::rdt::remove(&self.rdt_dirs);
         let _ = self.sd.remove();
     }
 }

@@ -85,8 +85,15 @@ impl Runtime {
 
         let seccomp = crate::seccomp_cache::filter_for(&self.root, st.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()));
         let seccomp = seccomp.map_err(|e| other(e.to_string()))?;
+        // process.execCPUAffinity of this process, else the container's (as runc does).
+        let config_process = st.config.process().as_ref();
+        let affinity = process.exec_cpu_affinity().as_ref().or(config_process.and_then(|p| p.exec_cpu_affinity().as_ref()));
+        let affinity = crate::spec::fields::cpu_affinity("process.execCPUAffinity", affinity)?;
+        let mempolicy = crate::spec::fields::memory_policy(st.config.linux().as_ref().and_then(|l| l.memory_policy().as_ref()))?;
         let (parent, child) = Channel::pair().map_err(|e| other(format!("socketpair: {e}")))?;
         let ctx = ExecContext {
+            final_affinity: affinity.last.clone(),
+            mempolicy: mempolicy.as_ref(),
             process,
             chan: child,
             init: &init,
@@ -96,8 +103,22 @@ impl Runtime {
             seccomp: seccomp.as_ref(),
             stdio: opts.stdio.as_ref(),
         };
-        let (pid, _) = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false })
-            .map_err(|e| other(format!("clone3: {e}")))?;
+        // The initial affinity is ours while we clone, so the child has it from its first
+        // instruction until it is in the container's cgroup; we take our own back at once.
+        let saved = match &affinity.initial {
+            Some(mask) => {
+                let saved = sys::sched_getaffinity(0).map_err(|e| other(format!("sched_getaffinity: {e}")))?;
+                sys::sched_setaffinity(0, mask).map_err(|e| other(format!("process.execCPUAffinity.initial: sched_setaffinity: {e}")))?;
+                Some(saved)
+            }
+            None => None,
+        };
+        let cloned = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false });
+        let in_child = matches!(cloned, Ok((0, _)));
+        if let (Some(mask), false) = (&saved, in_child) {
+            sys::sched_setaffinity(0, mask).map_err(|e| other(format!("restoring hull's CPU affinity: {e}")))?;
+        }
+        let (pid, _) = cloned.map_err(|e| other(format!("clone3: {e}")))?;
         if pid == 0 {
             drop(parent);
             exec_init::run(ctx);

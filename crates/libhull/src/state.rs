@@ -75,6 +75,9 @@ pub struct ContainerState {
     /// Set by `start`: the user process has been released.
     #[serde(default)]
     pub started: bool,
+    /// resctrl directories hull made for `linux.intelRdt`, removed at `delete` (deepest last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rdt_dirs: Vec<PathBuf>,
 }
 
 /// The JSON that `state` prints (runtime-spec state plus runc's `rootfs`, `created`, `owner`).
@@ -290,6 +293,7 @@ mod tests {
             cgroup: CgroupManager::default(),
             config: spec,
             started: false,
+            rdt_dirs: Vec::new(),
         };
         sd.save(&st).unwrap();
         let _l = sd.lock().unwrap();

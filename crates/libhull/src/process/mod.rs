@@ -100,7 +100,10 @@ pub fn spawn(
     on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<Spawned, String> {
     let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
-    let joins = plan.namespaces.iter().any(|n| n.path.is_some());
+    // Namespaces joined by path, and a time namespace with offsets (they must be written
+    // after it is made and before any process is in it, which clone3 cannot do: its child is
+    // born inside), are made by the child itself with setns()/unshare().
+    let joins = plan.namespaces.iter().any(|n| n.path.is_some()) || !plan.time_offsets.is_empty();
     let cgroup_fd = cgroup.clone_into_fd();
     let mut flags: u64 = 0;
     let mut late_cgroupns = false;
@@ -120,7 +123,10 @@ pub fn spawn(
     // Whether the init may go on before it is in its cgroups (see below): not when it joins
     // namespaces (its messages would interleave) or makes its cgroup namespace after placement.
     let placed_later = !joins && !late_cgroupns;
+    // Made here, on the host side; the init inherits them and attaches them.
+    let idmapped = crate::idmap::prepare(plan, procfs)?;
     let ctx = init::InitContext {
+        idmapped: &idmapped,
         placed_later,
         plan,
         id,
@@ -147,6 +153,7 @@ pub fn spawn(
     let init::InitContext { chan: child_end, fifo, .. } = ctx;
     drop(child_end);
     drop(fifo);
+    drop(idmapped);
     *pid_hint = Some(pid);
 
     let mut init_pid = pid;
@@ -183,6 +190,12 @@ pub fn spawn(
                 write_id_maps(plan, procfs, init_pid)?;
                 tell(&parent, &Msg::Continue)?;
             }
+            Some((Msg::NeedTimeOffsets, _)) => {
+                procfs
+                    .write(&format!("{init_pid}/timens_offsets"), plan.time_offsets.as_bytes())
+                    .map_err(|e| format!("linux.timeOffsets: /proc/{init_pid}/timens_offsets: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
+            }
             Some((Msg::InitPid(p), _)) => {
                 if let Some(mid) = intermediate.take() {
                     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
@@ -199,6 +212,12 @@ pub fn spawn(
                 }
             }
             Some((Msg::RunHooks, _)) => {
+                // The init is in its namespaces: give it its resctrl group and network
+                // devices before the hooks, which may expect them.
+                if let Some(rdt) = &plan.rdt {
+                    rdt.add_pid(id, init_pid)?;
+                }
+                crate::net::move_devices(&plan.spec, procfs, init_pid)?;
                 let st = HookState {
                     oci_version: crate::OCI_VERSION.to_string(),
                     id: id.to_string(),
