@@ -505,7 +505,6 @@ mod tests {
             (&l["apparmor"]["enabled"], "process.apparmorProfile"),
             (&l["selinux"]["enabled"], "process.selinuxLabel"),
             (&l["selinux"]["enabled"], "linux.mountLabel"),
-            (&l["intelRdt"]["enabled"], "linux.intelRdt.closID"),
             (&l["netDevices"]["enabled"], "linux.netDevices"),
             (&l["mountExtensions"]["idmap"]["enabled"], "mounts[].uidMappings"),
             (&l["cgroup"]["rdma"], "linux.resources.rdma"),
@@ -513,6 +512,9 @@ mod tests {
         ] {
             assert_eq!(flag.as_bool(), Some(supported(row)), "hull features vs the row {row} ({})", status(row));
         }
+        // intelRdt is supported where resctrl is mounted, and `hull features` says whether it is.
+        let resctrl = crate::rdt::is_resctrl(std::path::Path::new(crate::rdt::RESCTRL_ROOT));
+        assert_eq!(l["intelRdt"]["enabled"].as_bool(), Some(supported("linux.intelRdt.closID") && resctrl));
 
         // Mount options: the row points at the features list, so it must be there and parse.
         assert!(supported("mounts[].options") && list(&f["mountOptions"]).len() > 10);
