@@ -1,6 +1,7 @@
 //! hull: runc's command line over libhull. Argument parsing, output formats and exit codes
 //! only; everything a container is lives in the library.
 
+mod argv;
 mod exec;
 mod log;
 mod ops;
@@ -164,7 +165,11 @@ fn main() -> ExitCode {
     // pipe; a command-line tool should just end, as runc does.
     // SAFETY: restoring the default disposition installs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv::may_have_go_style(&args) {
+        args = argv::normalise(&<Cli as clap::CommandFactory>::command(), args);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
