@@ -67,7 +67,7 @@ fi
     echo "engines: no hull binary at $HULL" >&2
     exit 1
 }
-echo "engines: runtime $HULL ($("$HULL" --version | head -1))"
+echo "engines: runtime $HULL ($("$HULL" --version | sed -n 1p))"
 
 T=$(mktemp -d /tmp/hull-engines.XXXXXX)
 mkdir -p "$T/logs"
@@ -167,8 +167,10 @@ p_run_output() {
 }
 
 p_detached_exec_logs() {
-    pm_run -d --name p-d $IMG sh -c 'echo started; exec sleep 1000' >/dev/null || return 1
-    local out
+    local id out
+    id=$(pm_run -d --name p-d $IMG sh -c 'echo started; exec sleep 1000') || return 1
+    # hull runs it: its state is in hull's default root (podman passes no --root)
+    expect_eq "hull state" "$("$HULL" state "$id" | jq -r .status)" running || return 1
     out=$(pm exec p-d sh -c 'echo exec $((6*7)); cat /proc/1/cmdline | tr "\0" " "') || return 1
     expect_has "exec output" "$out" "exec 42" || return 1
     expect_has "exec sees the init" "$out" "sleep 1000" || return 1
@@ -287,6 +289,22 @@ p_seccomp() {
     expect_has "Seccomp when unconfined" "$out" "Seccomp:	0"
 }
 
+# podman reads hull's error words: a missing program is 127, one that cannot run 126.
+p_exit_codes() {
+    local rc
+    pm_run --rm $IMG /nosuch 2>/dev/null
+    expect_eq "run /nosuch" $? 127 || return 1
+    pm_run --rm $IMG /etc 2>/dev/null
+    expect_eq "run /etc" $? 126 || return 1
+    pm_run -d --name p-codes $IMG sleep 1000 >/dev/null || return 1
+    pm exec p-codes nosuch 2>/dev/null
+    rc=$?
+    pm exec p-codes sh -c 'exit 3'
+    expect_eq "exec sh -c 'exit 3'" $? 3 || return 1
+    pm rm -f -t 0 p-codes >/dev/null
+    expect_eq "exec nosuch" $rc 127
+}
+
 p_cleanup() {
     pm rm -af -t 0 >/dev/null 2>&1
     pm rmi -af >/dev/null 2>&1
@@ -309,6 +327,7 @@ run_podman() {
     check "podman: --cap-drop ALL (CapEff 0)" p_cap_drop
     check "podman: --read-only" p_read_only
     check "podman: default seccomp profile (Seccomp: 2)" p_seccomp
+    check "podman: exit codes 127/126 for missing/non-executable programs" p_exit_codes
     # The image for containerd, saved before podman's storage goes.
     podman save -q -o "$T/busybox-docker.tar" localhost/busybox >/dev/null
     check "podman: everything removed" p_cleanup
@@ -383,6 +402,7 @@ c_detached() {
     wait_for 10 sh -c "ctr --address $T/containerd/containerd.sock task ls | grep -q 'c-d .*RUNNING'" || fail "c-d not RUNNING" || return 1
     local pid out
     pid=$(CT task ls | awk '$1 == "c-d" { print $2 }')
+    expect_eq "hull state pid" "$("$HULL" --root "$T/containerd/runc/default" state c-d | jq -r .pid)" "$pid" || return 1
     expect_eq "memory limit (host cgroup)" "$(cgroup_file memory "$pid" memory.limit_in_bytes)" 67108864 || return 1
     # task exec
     out=$(CT_EXEC --exec-id e1 c-d sh -c 'echo exec $((6*7)); cat /proc/1/cmdline | tr "\0" " "') || return 1
@@ -493,9 +513,10 @@ d_run_it() {
 }
 
 d_detached() {
-    DK_RUN -d -m 64m --name d-d $IMG sh -c 'echo started; exec sleep 1000' >/dev/null || return 1
-    local pid out
+    local id pid out
+    id=$(DK_RUN -d -m 64m --name d-d $IMG sh -c 'echo started; exec sleep 1000') || return 1
     pid=$(DK inspect -f '{{.State.Pid}}' d-d)
+    expect_eq "hull state pid" "$("$HULL" --root "$T/docker/exec/runtime-runc/moby" state "$id" | jq -r .pid)" "$pid" || return 1
     expect_eq "memory limit (host cgroup)" "$(cgroup_file memory "$pid" memory.limit_in_bytes)" 67108864 || return 1
     out=$(DK exec d-d sh -c 'echo exec $((6*7)); cat /sys/fs/cgroup/memory/memory.limit_in_bytes') || return 1
     expect_has "exec output" "$out" "exec 42" || return 1
@@ -548,6 +569,22 @@ d_rm_force() {
     expect_lacks "docker ps -a" "$(DK ps -a --format '{{.Names}}')" d-rm
 }
 
+d_exit_codes() {
+    local rc
+    DK_RUN --rm $IMG /nosuch 2>/dev/null
+    expect_eq "run /nosuch" $? 127 || return 1
+    DK_RUN --rm $IMG /etc 2>/dev/null
+    expect_eq "run /etc" $? 126 || return 1
+    DK_RUN --rm $IMG sh -c 'exit 3'
+    expect_eq "run sh -c 'exit 3'" $? 3 || return 1
+    DK_RUN -d --name d-codes $IMG sleep 1000 >/dev/null || return 1
+    DK exec d-codes nosuch 2>/dev/null
+    rc=$?
+    DK rm -f d-codes >/dev/null
+    # docker exec gives 126 for any error of the runtime's exec (so with runc too)
+    expect_eq "exec nosuch" $rc 126
+}
+
 d_cleanup() {
     local ids
     ids=$(DK ps -aq)
@@ -562,6 +599,7 @@ run_docker() {
     check "docker: run -it (prompt, output, pty)" d_run_it
     check "docker: run -d -m, exec, exec -it, logs, top, stats, update -m, pause/unpause, stop/start/kill/rm" d_detached
     check "docker: rm -f of a running container" d_rm_force
+    check "docker: exit codes 127/126 for missing/non-executable programs" d_exit_codes
     check "docker: everything removed" d_cleanup
 }
 

@@ -248,3 +248,39 @@ fn podman_calls_use_the_default_root() {
     assert!(Command::new(&bin).args(["delete", "--force", &id]).status().unwrap().success());
     assert!(!state(&id).status.success(), "state after delete succeeded");
 }
+
+/// The words of a failed program lookup are runc's (Go's exec.LookPath): docker and podman
+/// match them to give `run` and `exec` exit status 127 ("no such file or directory",
+/// "executable file not found") or 126 ("permission denied").
+#[test]
+fn program_lookup_errors_use_runcs_words() {
+    if !require_root() {
+        return;
+    }
+    let cases: &[(&[&str], &str)] = &[
+        (&["nosuch"], r#"exec: "nosuch": executable file not found in $PATH"#),
+        (&["/nosuch"], r#"exec: "/nosuch": stat /nosuch: no such file or directory"#),
+        (&["/etc"], r#"exec: "/etc": permission denied"#),
+        (&["/etc/passwd"], r#"exec: "/etc/passwd": permission denied"#),
+    ];
+    let rt = Runtime::new();
+    for (args, want) in cases {
+        let b = Bundle::new(args);
+        let id = unique("lookup");
+        let d = rt.run_detached(&["create", "--bundle", b.arg(), &id]);
+        assert!(!d.status.success(), "create of {args:?} succeeded");
+        // The message inside logfmt's quotes.
+        let stderr = d.stderr.replace("\\\"", "\"");
+        assert!(stderr.contains(want), "{args:?}: stderr {stderr:?} lacks {want:?}");
+        assert_eq!(rt.status(&id), None, "{args:?}: a failed create left its container");
+    }
+    // exec into a running container: the same words, exit status 255.
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("lookup");
+    rt.create_and_start(&b, &id);
+    let out = rt.run(&["exec", &id, "/nosuch"]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = text(&out.stderr).replace("\\\"", "\"");
+    assert!(err.contains(r#"exec: "/nosuch": stat /nosuch: no such file or directory"#), "exec: {err}");
+    rt.ok(&["delete", "--force", &id]);
+}
