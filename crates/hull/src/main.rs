@@ -147,11 +147,12 @@ enum Command {
     Exec(Box<exec::ExecArgs>),
 }
 
-/// runc's rule: `$XDG_RUNTIME_DIR/hull` when unprivileged (or euid 0 in a user namespace
-/// with `$USER` other than root), else /run/hull.
+/// runc's rule: `$XDG_RUNTIME_DIR/hull` when unprivileged, or euid 0 in a user namespace with
+/// `$USER` unset or other than root (rootless podman runs the runtime so, without USER), else
+/// /run/hull.
 fn default_root() -> PathBuf {
     let euid0 = nix::unistd::geteuid().is_root();
-    let userns_user = euid0 && libhull::rootless::in_user_namespace() && std::env::var("USER").is_ok_and(|u| u != "root");
+    let userns_user = euid0 && libhull::rootless::in_user_namespace() && std::env::var_os("USER").is_none_or(|u| u != "root");
     if !euid0 || userns_user {
         if let Some(r) = libhull::rootless::default_root() {
             return r;

@@ -284,3 +284,46 @@ fn program_lookup_errors_use_runcs_words() {
     assert!(err.contains(r#"exec: "/nosuch": stat /nosuch: no such file or directory"#), "exec: {err}");
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// Rootless podman runs the runtime as root in podman's own user namespace, without USER in the
+/// environment and with a config that has no user namespace of its own. runc then keeps its
+/// state under $XDG_RUNTIME_DIR and lets the container share that user namespace; so does hull.
+#[test]
+fn root_in_a_user_namespace_shares_it_and_keeps_state_under_xdg() {
+    if !require_root() {
+        return;
+    }
+    let mut b = Bundle::sh("cat /proc/self/uid_map; readlink /proc/self/ns/user; id -u");
+    b.remove_namespace("user");
+    // gid 5 (tty) does not exist in a namespace that maps only root.
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev/pts" {
+            let opts: Vec<serde_json::Value> = m["options"].as_array().unwrap().iter().filter(|o| *o != "gid=5").cloned().collect();
+            m["options"] = serde_json::json!(opts);
+        }
+    }
+    b.save();
+    let xdg = TempDir::new("userns-xdg");
+    let id = unique("userns");
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"].into_iter().find(|p| Path::new(p).exists()).expect("unshare (util-linux)");
+    let out = Command::new(unshare)
+        .arg("-r")
+        .arg(common::hull_bin())
+        .args(["run", "--bundle", b.arg(), &id])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("XDG_RUNTIME_DIR", xdg.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let name = common::hull_bin().file_name().unwrap().to_string_lossy().into_owned();
+    let _ = Command::new(common::hull_bin()).arg("--root").arg(xdg.path().join(&name)).args(["delete", "--force", &id]).output();
+    assert!(out.status.success(), "run as root in a user namespace without one in the config: {}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["0", "0", "1"], "the unshare namespace's map");
+    let own = std::fs::read_link("/proc/self/ns/user").unwrap();
+    assert_ne!(Path::new(&lines[1]), own, "the container is in the host's user namespace");
+    assert_eq!(lines[2], "0");
+    assert!(xdg.path().join(&name).is_dir(), "USER unset: the state root is not $XDG_RUNTIME_DIR/{name}");
+}
