@@ -69,7 +69,19 @@ fi
 }
 echo "engines: runtime $HULL ($("$HULL" --version | sed -n 1p))"
 
+# Rootless podman runs as the rootless tests' user (crates/hull/tests/rootless.rs makes it the
+# same way and keeps it): a system user with subordinate ids 300000:65536.
+RL_USER=hullrootless
+if want podman; then
+    id -u "$RL_USER" >/dev/null 2>&1 ||
+        useradd --system --no-create-home --user-group --home-dir /nonexistent --shell /usr/sbin/nologin "$RL_USER"
+    for f in /etc/subuid /etc/subgid; do
+        grep -q "^$RL_USER:" "$f" 2>/dev/null || echo "$RL_USER:300000:65536" >>"$f"
+    done
+fi
+
 T=$(mktemp -d /tmp/hull-engines.XXXXXX)
+chmod 711 "$T" # the rootless user reaches its own directory below
 mkdir -p "$T/logs"
 touch "$T/stamp"
 snap_mounts >"$T/mounts.before"
@@ -143,6 +155,9 @@ events_logger = "file"
 events_logfile_path = "$P/events.log"
 tmp_dir = "$P/tmp"
 volume_path = "$P/volumes"
+# podman passes --log and --log-format json only to the runtimes named here, and then shows
+# the error of a failed call cleanly
+runtime_supports_json = ["crun", "runc", "hull"]
 [engine.runtimes]
 hull = ["$HULL"]
 [network]
@@ -292,8 +307,12 @@ p_seccomp() {
 # podman reads hull's error words: a missing program is 127, one that cannot run 126.
 p_exit_codes() {
     local rc
-    pm_run --rm $IMG /nosuch 2>/dev/null
+    local err
+    err=$(pm_run --rm $IMG /nosuch 2>&1)
     expect_eq "run /nosuch" $? 127 || return 1
+    # with runtime_supports_json podman shows the message of hull's JSON log, nothing else
+    expect_has "error" "$err" 'exec: "/nosuch": stat /nosuch: no such file or directory' || return 1
+    expect_lacks "error" "$err" "level=" || return 1
     pm_run --rm $IMG /etc 2>/dev/null
     expect_eq "run /etc" $? 126 || return 1
     pm_run -d --name p-codes $IMG sleep 1000 >/dev/null || return 1
@@ -309,6 +328,91 @@ p_cleanup() {
     pm rm -af -t 0 >/dev/null 2>&1
     pm rmi -af >/dev/null 2>&1
     expect_eq "podman ps -a" "$(pm ps -aq)" ""
+}
+
+# Rootless podman: the user's own storage, config and XDG_RUNTIME_DIR below $T; podman makes its
+# user namespace and runs hull in it as root (hull's state then goes to $XDG_RUNTIME_DIR/hull).
+setup_rootless() {
+    local R=$T/rootless
+    mkdir -p "$R"/{home,xdg,storage,run}
+    chmod 700 "$R/xdg"
+    cp "$T/busybox-rootfs.tar" "$R/"
+    RL_HULL=$HULL
+    if ! runuser -u "$RL_USER" -- test -x "$HULL"; then
+        # the build's directory is closed to the user: a copy it can run
+        mkdir -p "$R/bin" && cp "$HULL" "$R/bin/hull" && RL_HULL=$R/bin/hull
+    fi
+    cat >"$R/containers.conf" <<END
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "hull"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$R/events.log"
+runtime_supports_json = ["crun", "runc", "hull"]
+[engine.runtimes]
+hull = ["$RL_HULL"]
+END
+    cat >"$R/storage.conf" <<END
+[storage]
+driver = "overlay"
+runroot = "$R/run"
+graphroot = "$R/storage"
+END
+    chown -R "$RL_USER:$RL_USER" "$R"
+    PR import -q "$R/busybox-rootfs.tar" localhost/busybox >/dev/null
+}
+PR() {
+    local R=$T/rootless
+    (cd "$R" && runuser -u "$RL_USER" -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME="$R/home" XDG_RUNTIME_DIR="$R/xdg" XDG_CONFIG_HOME="$R/home/.config" \
+        CONTAINERS_CONF="$R/containers.conf" CONTAINERS_STORAGE_CONF="$R/storage.conf" podman "$@")
+}
+
+r_run() {
+    local out uid
+    uid=$(id -u "$RL_USER")
+    out=$(PR run --rm --network none $IMG sh -c 'id -u; cat /proc/self/uid_map; grep Seccomp: /proc/self/status') || return 1
+    expect_eq "uid inside" "$(echo "$out" | head -1)" 0 || return 1
+    expect_has "uid_map: the user's uid" "$(echo $out)" "0 $uid 1" || return 1
+    expect_has "uid_map: its subordinate ids" "$(echo $out)" "1 300000 65536" || return 1
+    expect_has "seccomp" "$out" "Seccomp:	2"
+}
+
+r_detached() {
+    local id out pid
+    id=$(PR run -d --network none --name r-d $IMG sh -c 'echo started; exec sleep 1000') || return 1
+    [[ -f $T/rootless/xdg/hull/$id/state.json ]] || fail "no state under \$XDG_RUNTIME_DIR/hull" || return 1
+    pid=$(PR inspect -f '{{.State.Pid}}' r-d)
+    expect_eq "init's owner on the host" "$(stat -c %U "/proc/$pid")" "$RL_USER" || return 1
+    out=$(PR exec r-d sh -c 'echo exec $((6*7))') || return 1
+    expect_has "exec" "$out" "exec 42" || return 1
+    expect_has "logs" "$(PR logs r-d)" started || return 1
+    PR kill -s KILL r-d >/dev/null || return 1
+    wait_for 10 test ! -e "/proc/$pid" || fail "init $pid still runs" || return 1
+    PR rm r-d >/dev/null || return 1
+    [[ ! -e $T/rootless/xdg/hull/$id ]] || fail "state left under \$XDG_RUNTIME_DIR/hull" || return 1
+    PR run -d --network none --name r-stop $IMG sleep 1000 >/dev/null || return 1
+    PR stop -t 1 r-stop >/dev/null || return 1
+    expect_eq "exit code after stop" "$(PR inspect -f '{{.State.ExitCode}}' r-stop)" 137 || return 1
+    PR rm -f r-stop >/dev/null
+}
+
+r_cleanup() {
+    [[ -d $T/rootless ]] || return 0
+    PR rm -af -t 0 >/dev/null 2>&1
+    PR rmi -af >/dev/null 2>&1
+    # podman keeps its user namespace open with a pause process (catatonit -P): stop it by its
+    # recorded pid, after checking that pid is still that process of the user's.
+    local f pid
+    for f in $(find "$T/rootless/xdg" -name pause.pid 2>/dev/null); do
+        pid=$(cat "$f")
+        if [[ $(stat -c %U "/proc/$pid" 2>/dev/null) == "$RL_USER" && $(cat "/proc/$pid/comm" 2>/dev/null) == catatonit ]]; then
+            kill -KILL "$pid"
+        fi
+    done
+    wait_for 10 sh -c "! pgrep -u $RL_USER >/dev/null" || fail "processes of $RL_USER left: $(pgrep -u "$RL_USER" -a)"
 }
 
 run_podman() {
@@ -331,6 +435,11 @@ run_podman() {
     # The image for containerd, saved before podman's storage goes.
     podman save -q -o "$T/busybox-docker.tar" localhost/busybox >/dev/null
     check "podman: everything removed" p_cleanup
+    if check "podman rootless: setup (user $RL_USER, config, import image)" setup_rootless; then
+        check "podman rootless: run (user namespace, seccomp)" r_run
+        check "podman rootless: run -d, state under XDG_RUNTIME_DIR, exec, logs, kill, stop, rm" r_detached
+    fi
+    check "podman rootless: everything removed (pause process stopped)" r_cleanup
     # containers/storage keeps its overlay mount of the graph root until told
     umount "$T/podman/storage/overlay" 2>/dev/null
     unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF
