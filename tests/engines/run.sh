@@ -113,6 +113,17 @@ stop_daemons() {
     daemon_pids=()
 }
 cleanup() {
+    # Interrupted (or a check failed before an engine's own cleanup): the engines remove their
+    # containers while their daemons still run.
+    if ((!suite_done)); then
+        declare -F p_cleanup >/dev/null && [[ -d $T/podman/storage ]] &&
+            CONTAINERS_CONF=$T/podman/containers.conf CONTAINERS_STORAGE_CONF=$T/podman/storage.conf p_cleanup >/dev/null 2>&1
+        [[ -d $T/rootless ]] && r_cleanup >/dev/null 2>&1
+        if ((${#daemon_pids[@]})); then
+            d_cleanup >/dev/null 2>&1
+            c_cleanup >/dev/null 2>&1
+        fi
+    fi
     stop_daemons
     # Mounts the engines left below the suite's directory (only if a check failed midway).
     grep -F " $T/" /proc/self/mountinfo | awk '{ print $5 }' | sort -r | while read -r m; do
@@ -120,6 +131,7 @@ cleanup() {
     done
     rm -rf "$T"
 }
+suite_done=0
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -775,9 +787,14 @@ leaks() {
         # only the seccomp cache may be left, then the directory goes if the suite made it
         [[ -n ${existed[/run/hull]:-} || -n $l ]] || rm -rf /run/hull
     fi
-    [[ -n ${existed[/run/containerd/s]:-} ]] || rmdir /run/containerd/s 2>/dev/null
-    [[ -n ${existed[/run/containerd]:-} ]] || rmdir /run/containerd 2>/dev/null
+    # Empty directories the engines made on the way (the shims' socket directory, ...) go;
+    # anything with a file in it is a leak.
     local d
+    for d in "${RUN_DIRS[@]}"; do
+        if [[ -d $d && -z ${existed[$d]:-} ]]; then
+            find "$d" -depth -type d -empty -delete 2>/dev/null
+        fi
+    done
     for d in "${RUN_DIRS[@]}"; do
         if [[ -e $d && -z ${existed[$d]:-} ]]; then
             echo "left on the host: $d"
@@ -795,6 +812,7 @@ leaks() {
     }
     return $bad
 }
+suite_done=1
 check "nothing left: daemons, processes, mounts, cgroups, containers, /etc" leaks
 
 echo
