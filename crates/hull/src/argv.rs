@@ -74,6 +74,10 @@ pub fn normalise(root: &Command, args: Vec<OsString>) -> Vec<OsString> {
             continue;
         }
         let known = |name: &str| -> Option<bool> {
+            // clap adds --help itself, when the command is built
+            if name == "help" {
+                return Some(false);
+            }
             let sub_longs = sub.map(longs).unwrap_or_default();
             globals.iter().chain(sub_longs.iter()).find(|(l, _)| l == name).map(|(_, takes)| *takes)
         };
@@ -157,6 +161,8 @@ mod tests {
     #[test]
     fn unknown_and_short_options_stay_as_they_are() {
         assert_eq!(norm(&["-v"]), ["-v"]);
+        assert_eq!(norm(&["-help"]), ["--help"]);
+        assert_eq!(norm(&["delete", "-help"]), ["delete", "--help"]);
         assert_eq!(norm(&["delete", "-f", "id"]), ["delete", "-f", "id"]);
         assert_eq!(norm(&["delete", "-nosuch", "id"]), ["delete", "-nosuch", "id"]);
         assert_eq!(norm(&["nosuchcommand", "-root"]), ["nosuchcommand", "-root"]);
