@@ -6,7 +6,8 @@
 #
 # It installs the engines from Debian, builds an offline busybox image (busybox-static), starts
 # containerd and dockerd with its own config files under a temporary directory (state, storage
-# and sockets all there; /etc is not touched), records their pids and stops exactly those at the
+# and sockets all there; /etc is not touched but for the rootless tests' user, made once and
+# kept as crates/hull/tests/rootless.rs does), records their pids and stops exactly those at the
 # end. One PASS/FAIL line a check, then a summary; exits non-zero on any failure. Last it checks
 # that nothing of the suite is left: no container, mount, cgroup, process or daemon.
 #
@@ -28,7 +29,7 @@ want() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------------------------------------
 # Packages (as reference: podman 4.3, containerd 1.6, dockerd 20.10 on Debian 12)
-PACKAGES=(podman conmon containerd runc docker.io busybox-static util-linux uidmap catatonit jq procps)
+PACKAGES=(podman conmon containerd runc docker.io busybox-static util-linux uidmap catatonit slirp4netns jq procps)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -98,10 +99,12 @@ done
 daemon_pids=()
 all_daemon_pids=()
 
-# Stops exactly the daemons this suite started: TERM, then KILL after 10 s.
+# Stops exactly the daemons this suite started, the last started first (dockerd before its
+# containerd): TERM, then KILL after 10 s.
 stop_daemons() {
-    local pid
-    for pid in "${daemon_pids[@]}"; do
+    local i pid
+    for ((i = ${#daemon_pids[@]} - 1; i >= 0; i--)); do
+        pid=${daemon_pids[i]}
         kill -TERM "$pid" 2>/dev/null || continue
         for _ in $(seq 100); do
             kill -0 "$pid" 2>/dev/null || break
@@ -491,14 +494,16 @@ CT_EXEC() { CT task exec --fifo-dir "$T/containerd/fifo" "$@"; }
 c_import() {
     if [[ ! -f $T/busybox-docker.tar ]]; then
         # podman did not run: its save is the simplest way to a docker archive
-        export CONTAINERS_STORAGE_CONF=$T/podman-save.conf
-        mkdir -p "$T/podman-save"
-        printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/graph"\n' "$T/podman-save" "$T/podman-save" >"$CONTAINERS_STORAGE_CONF"
+        local S=$T/podman-save
+        mkdir -p "$S"
+        export CONTAINERS_STORAGE_CONF=$S/storage.conf CONTAINERS_CONF=$S/containers.conf
+        printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/graph"\n' "$S" "$S" >"$CONTAINERS_STORAGE_CONF"
+        printf '[engine]\nevents_logger = "file"\nevents_logfile_path = "%s/events.log"\ntmp_dir = "%s/tmp"\n[network]\nnetwork_config_dir = "%s/networks"\n' "$S" "$S" "$S" >"$CONTAINERS_CONF"
         podman import -q "$T/busybox-rootfs.tar" localhost/busybox >/dev/null || return 1
         podman save -q -o "$T/busybox-docker.tar" localhost/busybox || return 1
         podman rmi -af >/dev/null
-        umount "$T/podman-save/graph/overlay" 2>/dev/null
-        unset CONTAINERS_STORAGE_CONF
+        umount "$S/graph/overlay" 2>/dev/null
+        unset CONTAINERS_STORAGE_CONF CONTAINERS_CONF
     fi
     CT images import --base-name localhost/busybox "$T/busybox-docker.tar" || return 1
     expect_has "ctr images ls" "$(CT images ls -q)" "$IMG"
