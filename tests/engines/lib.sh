@@ -95,6 +95,12 @@ snap_mounts() {
     awk '{ print $5 }' /proc/self/mountinfo | sort -u
 }
 
+# Every file and link in /etc with its size and modification time (directories' own times
+# change with any entry made and removed again).
+snap_etc() {
+    find /etc \( -type f -o -type l \) -printf '%p %s %T@\n' 2>/dev/null | sort
+}
+
 snap_cgroups() {
     local h
     for h in /sys/fs/cgroup/*/; do
