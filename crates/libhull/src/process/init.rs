@@ -408,3 +408,18 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
     }
     Err(format!("exec: {arg0:?}: executable file not found in $PATH"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_read_as_gos() {
+        let err = |n| go_error_text(&std::io::Error::from_raw_os_error(n));
+        assert_eq!(err(libc::ENOENT), "no such file or directory");
+        assert_eq!(err(libc::EACCES), "permission denied");
+        assert_eq!(err(libc::ENOEXEC), "exec format error");
+        assert_eq!(err(libc::ENOTDIR), "not a directory");
+        assert_eq!(go_error_text(&std::io::Error::other("Custom")), "Custom");
+    }
+}
