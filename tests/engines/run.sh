@@ -567,9 +567,8 @@ c_error() {
     # The shim reads the error from hull's --log (JSON lines) and ctr shows it.
     local out
     out=$(CT_RUN --rm $IMG c-err /no/such/program 2>&1) && fail "ran" && return 1
-    expect_has "error" "$out" "/no/such/program"
     CT container rm c-err >/dev/null 2>&1
-    true
+    expect_has "error" "$out" 'exec: "/no/such/program": stat /no/such/program: no such file or directory'
 }
 
 c_cleanup() {
@@ -660,7 +659,10 @@ d_detached() {
     # update -m (runtime update --resources -)
     DK update -m 32m --memory-swap 64m d-d >/dev/null || return 1
     expect_eq "memory limit after update" "$(cgroup_file memory "$pid" memory.limit_in_bytes)" 33554432 || return 1
-    expect_eq "memsw limit after update" "$(cgroup_file memory "$pid" memory.memsw.limit_in_bytes 2>/dev/null || echo none)" 67108864 || true
+    # memory + swap, where the kernel accounts swap
+    if [[ -e /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]]; then
+        expect_eq "memsw limit after update" "$(cgroup_file memory "$pid" memory.memsw.limit_in_bytes)" 67108864 || return 1
+    fi
     out=$(DK stats --no-stream --format '{{.MemUsage}}' d-d) || return 1
     expect_has "stats after update" "$out" "32MiB" || return 1
     # pause/unpause
