@@ -327,3 +327,20 @@ fn root_in_a_user_namespace_shares_it_and_keeps_state_under_xdg() {
     assert_eq!(lines[2], "0");
     assert!(xdg.path().join(&name).is_dir(), "USER unset: the state root is not $XDG_RUNTIME_DIR/{name}");
 }
+
+/// An execve failure after `start` reaches the container's stderr in runc's words (Go's
+/// os.PathError: "exec PATH: exec format error"), where engines show it as the container's log.
+#[test]
+fn execve_failure_reads_as_runcs() {
+    if !require_root() {
+        return;
+    }
+    let b = Bundle::new(&["/bin/bad"]);
+    std::fs::write(b.rootfs().join("bin/bad"), "garbage\n").unwrap();
+    std::fs::set_permissions(b.rootfs().join("bin/bad"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let rt = Runtime::new();
+    let out = rt.run_bundle(&b);
+    assert!(!out.status.success(), "a program of no known format ran");
+    let err = text(&out.stderr);
+    assert!(err.contains("exec /bin/bad: exec format error"), "stderr: {err}");
+}
