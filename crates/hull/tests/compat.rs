@@ -9,6 +9,10 @@
 //!   --pid-file`, `ps --format json`, `update --resources -` (docker's JSON), signals as numbers
 //!   after the id, and the error of a failed call read back from the JSON log.
 //! - podman's conmon: no global flags at all, `kill <id> <number>`, `delete --force`.
+//! - rootless podman: hull runs as root in podman's user namespace, without USER, and the
+//!   container shares that namespace; its state goes under $XDG_RUNTIME_DIR.
+//! - Error words engines turn into exit statuses (docker, podman: 127 for a missing program,
+//!   126 for one that cannot run) and show as the container's log (a failed execve).
 
 mod common;
 
