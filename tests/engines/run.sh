@@ -320,6 +320,24 @@ p_seccomp() {
     expect_has "Seccomp when unconfined" "$out" "Seccomp:	0"
 }
 
+# What else `run` asks of the runtime: bind and tmpfs mounts, the workdir (docker: a missing one
+# made), the init (catatonit, docker-init) as PID 1, env, hostname, rlimits, a device node.
+p_options() {
+    mkdir -p "$T/vol" && echo from-host >"$T/vol/f"
+    local out
+    # (podman itself refuses a workdir the image lacks; with --ulimit its default_ulimits go, so
+    # nproc is given too: the host cannot raise podman's default for it)
+    out=$(pm_run --rm --init -v "$T/vol:/v:ro" --tmpfs /scratch:size=1m -w /v -e A=b -h box \
+        --ulimit nofile=500:600 --ulimit nproc=1000:2000 --device /dev/fuse:/dev/myfuse $IMG sh -c \
+        'cat /v/f; touch /v/x 2>&1; grep " /scratch " /proc/mounts | cut -d" " -f3; pwd; echo A=$A; hostname;
+         ulimit -n; ulimit -Hn; ls -l /dev/myfuse | cut -c1; cat /proc/1/comm') || return 1
+    local want
+    for want in from-host "Read-only file system" tmpfs /v A=b box 500 600 c; do
+        expect_has "$want" "$out" "$want" || return 1
+    done
+    expect_eq "PID 1 (catatonit, mounted as podman-init)" "$(echo "$out" | tail -1)" podman-init
+}
+
 # podman reads hull's error words: a missing program is 127, one that cannot run 126.
 p_exit_codes() {
     local rc
@@ -448,6 +466,7 @@ run_podman() {
     check "podman: --read-only" p_read_only
     check "podman: default seccomp profile (Seccomp: 2)" p_seccomp
     check "podman: exit codes 127/126 for missing/non-executable programs" p_exit_codes
+    check "podman: --init, -v ro, --tmpfs, -w, -e, -h, --ulimit, --device" p_options
     # The image for containerd, saved before podman's storage goes.
     podman save -q -o "$T/busybox-docker.tar" localhost/busybox >/dev/null
     check "podman: everything removed" p_cleanup
@@ -698,6 +717,20 @@ d_rm_force() {
     expect_lacks "docker ps -a" "$(DK ps -a --format '{{.Names}}')" d-rm
 }
 
+d_options() {
+    mkdir -p "$T/vol" && echo from-host >"$T/vol/f"
+    local out
+    out=$(DK_RUN --rm --init -v "$T/vol:/v:ro" --tmpfs /scratch:size=1m -w /no/such/dir -e A=b -h box \
+        --ulimit nofile=500:600 --device /dev/fuse:/dev/myfuse -u 65534:65534 --group-add 10 $IMG sh -c \
+        'cat /v/f; grep " /scratch " /proc/mounts | cut -d" " -f3; pwd; echo A=$A; hostname;
+         ulimit -n; ulimit -Hn; ls -l /dev/myfuse | cut -c1; id -u; id -G; cat /proc/1/comm') || return 1
+    local want
+    for want in from-host tmpfs /no/such/dir A=b box 500 600 c 65534 "65534 10"; do
+        expect_has "$want" "$out" "$want" || return 1
+    done
+    expect_eq "PID 1" "$(echo "$out" | tail -1)" docker-init
+}
+
 d_exit_codes() {
     local rc
     DK_RUN --rm $IMG /nosuch 2>/dev/null
@@ -729,6 +762,7 @@ run_docker() {
     check "docker: run -d -m, exec, exec -it, logs, top, stats, update -m, pause/unpause, stop/start/kill/rm" d_detached
     check "docker: rm -f of a running container" d_rm_force
     check "docker: exit codes 127/126 for missing/non-executable programs" d_exit_codes
+    check "docker: --init, -v ro, --tmpfs, -w, -e, -h, --ulimit, --device, -u, --group-add" d_options
     check "docker: everything removed" d_cleanup
 }
 
