@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full check: dependencies, cargo fmt, cargo clippy, then every test of the workspace (unit and
-# integration; the integration tests start real containers and need root). Runs every step even
+# integration; the integration tests start real containers and need root), the engine suite
+# (tests/engines/run.sh) and the cgroup v2 guest lane. Runs every step even
 # when one fails, prints a summary, and exits non-zero on any failure.
 #
 # A test that cannot run prints a line "SKIPPED: <why>" (tests/common: only for not being root).
@@ -39,6 +40,13 @@ step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 # --show-output: libtest captures what passing tests print; SKIPPED lines must be seen.
 step test cargo test --workspace --no-fail-fast -- --show-output
+# Real engines (podman, containerd, docker) running their containers on the hull just built:
+# tests/engines/run.sh installs them, starts its own daemons and checks each workflow's effect.
+if ((root)); then
+    step engines bash tests/engines/run.sh
+else
+    echo "test.sh: not root: the engine suite (tests/engines/run.sh) does not run"
+fi
 # The pure cgroup v2 + systemd lane: the tests again in a QEMU guest (guest/run.sh; root builds
 # its image).
 if ((root)); then

@@ -1,6 +1,7 @@
 //! hull: runc's command line over libhull. Argument parsing, output formats and exit codes
 //! only; everything a container is lives in the library.
 
+mod argv;
 mod exec;
 mod log;
 mod ops;
@@ -146,11 +147,12 @@ enum Command {
     Exec(Box<exec::ExecArgs>),
 }
 
-/// runc's rule: `$XDG_RUNTIME_DIR/hull` when unprivileged (or euid 0 in a user namespace
-/// with `$USER` other than root), else /run/hull.
+/// runc's rule: `$XDG_RUNTIME_DIR/hull` when unprivileged, or euid 0 in a user namespace with
+/// `$USER` unset or other than root (rootless podman runs the runtime so, without USER), else
+/// /run/hull.
 fn default_root() -> PathBuf {
     let euid0 = nix::unistd::geteuid().is_root();
-    let userns_user = euid0 && libhull::rootless::in_user_namespace() && std::env::var("USER").is_ok_and(|u| u != "root");
+    let userns_user = euid0 && libhull::rootless::in_user_namespace() && std::env::var_os("USER").is_none_or(|u| u != "root");
     if !euid0 || userns_user {
         if let Some(r) = libhull::rootless::default_root() {
             return r;
@@ -164,7 +166,11 @@ fn main() -> ExitCode {
     // pipe; a command-line tool should just end, as runc does.
     // SAFETY: restoring the default disposition installs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv::may_have_go_style(&args) {
+        args = argv::normalise(&<Cli as clap::CommandFactory>::command(), args);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };

@@ -89,7 +89,10 @@ impl Runtime {
         if opts.no_pivot && plan.rootfs_propagation & libc::MS_PRIVATE != 0 {
             return Err(other("linux.rootfsPropagation: [r]private is not safe without pivot_root (--no-pivot)"));
         }
-        if self.rootless && !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
+        // An unprivileged hull can make no other namespace without a user namespace of the
+        // container's own. As root in a user namespace (rootless podman, `unshare -r`) the
+        // container may share hull's, as with runc.
+        if self.rootless && !nix::unistd::geteuid().is_root() && !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
             return Err(other("linux.namespaces: a rootless container needs a user namespace (see `hull spec --rootless`)"));
         }
         if !plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::Mount) {

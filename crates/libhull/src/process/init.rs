@@ -190,11 +190,8 @@ pub(crate) struct ReadyToExec {
 impl ReadyToExec {
     /// execve(); returns only the error.
     pub(crate) fn exec(&self) -> String {
-        format!(
-            "exec {:?}: {}",
-            self.argv.first().map(|a| a.to_string_lossy()).unwrap_or_default(),
-            sys::execve(&self.exe, &self.argv, &self.envp)
-        )
+        let err = sys::execve(&self.exe, &self.argv, &self.envp);
+        format!("exec {}: {}", self.exe.to_string_lossy(), go_error_text(&err))
     }
 }
 
@@ -389,15 +386,29 @@ fn home_of(uid: u32) -> String {
     crate::passwd::by_uid(&text, uid).map_or_else(|| "/".into(), |e| e.home.to_string())
 }
 
-/// Resolves `process.args[0]` like execvp, in the container, with the container's PATH.
+/// An OS error in the words of Go's syscall.Errno, which runc prints: strerror with a lower-case
+/// first letter and no "(os error N)". Engines match on these words: docker and podman turn
+/// "no such file or directory" into exit status 127 and "permission denied" into 126.
+pub(crate) fn go_error_text(err: &std::io::Error) -> String {
+    let Some(code) = err.raw_os_error() else { return err.to_string() };
+    let desc = nix::errno::Errno::from_raw(code).desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => err.to_string(),
+    }
+}
+
+/// Resolves `process.args[0]` like execvp, in the container, with the container's PATH. The
+/// errors are runc's (Go's exec.LookPath), word for word where engines read them.
 fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
     use std::os::unix::fs::PermissionsExt;
     if arg0.contains('/') {
         // Checked now so that a missing program fails `create`, not the container later.
         match std::fs::metadata(arg0) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
-            Ok(_) => return Err(format!("exec: {arg0:?}: not an executable file")),
-            Err(err) => return Err(format!("exec: {arg0:?}: {err}")),
+            Ok(_) => return Err(format!("exec: {arg0:?}: permission denied")),
+            Err(err) => return Err(format!("exec: {arg0:?}: stat {arg0}: {}", go_error_text(&err))),
         }
         return sys::cstring(arg0).map_err(e("process.args[0]"));
     }
@@ -412,4 +423,19 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
         }
     }
     Err(format!("exec: {arg0:?}: executable file not found in $PATH"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_read_as_gos() {
+        let err = |n| go_error_text(&std::io::Error::from_raw_os_error(n));
+        assert_eq!(err(libc::ENOENT), "no such file or directory");
+        assert_eq!(err(libc::EACCES), "permission denied");
+        assert_eq!(err(libc::ENOEXEC), "exec format error");
+        assert_eq!(err(libc::ENOTDIR), "not a directory");
+        assert_eq!(go_error_text(&std::io::Error::other("Custom")), "Custom");
+    }
 }
