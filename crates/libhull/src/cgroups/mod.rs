@@ -11,6 +11,7 @@
 //! House rule: hull creates cgroups below any cgroup and removes those it created; it never
 //! changes the settings of, or removes, a cgroup it did not create.
 
+mod devices;
 mod layout;
 mod v1;
 mod v2;
@@ -52,13 +53,19 @@ pub enum CgroupError {
     NoCgroupFs { path: PathBuf },
     #[error("cgroup {path}: {reason}")]
     Freeze { path: PathBuf, reason: String },
+    /// Loading or attaching the cgroup v2 device program (`what` is the bpf(2) command).
+    #[error("linux.resources.devices: {what} for cgroup {path}: {source}")]
+    Bpf { path: PathBuf, what: String, source: std::io::Error },
 }
 
 impl CgroupError {
     /// The kernel said no for lack of rights (not delegated to an unprivileged user).
     pub fn is_access_denied(&self) -> bool {
         let src = match self {
-            CgroupError::Io { source, .. } | CgroupError::Write { source, .. } | CgroupError::Join { source, .. } => source,
+            CgroupError::Io { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Join { source, .. }
+            | CgroupError::Bpf { source, .. } => source,
             _ => return false,
         };
         matches!(src.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS))
@@ -221,7 +228,7 @@ impl CgroupManager {
         r.set_devices(None);
         if self.is_unified() {
             match self.paths.get("") {
-                Some(dir) => v2::apply(dir, &r),
+                Some(dir) => v2::apply_limits(dir, &r),
                 None => Ok(()),
             }
         } else {
@@ -368,23 +375,8 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
             }
         }
     }
-    for (i, d) in r.devices().iter().flatten().enumerate() {
-        if let Some(t) = d.typ() {
-            if v1::device_type(t).is_none() {
-                return invalid(
-                    &format!("linux.resources.devices[{i}].type"),
-                    format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()),
-                );
-            }
-        }
-        match d.access().as_deref() {
-            None | Some("") => return invalid(&format!("linux.resources.devices[{i}].access"), "must not be empty".into()),
-            Some(a) if !a.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) => {
-                return invalid(&format!("linux.resources.devices[{i}].access"), format!("{a:?} may only contain r, w and m"));
-            }
-            Some(_) => {}
-        }
-    }
+    // The rules, and what they add up to (a hole punched in a wildcard rule is refused).
+    devices::Policy::from_rules(&devices::rules(r)?)?;
     if let Some(u) = r.unified() {
         if !u.is_empty() && kind.is_some() && !unified {
             return invalid("linux.resources.unified", "needs a pure cgroup v2 host (cgroup v1 does not support unified resources)".into());

@@ -249,17 +249,17 @@ fn cgroups_device_rules() {
     let rules = v1::device_rules(&r).unwrap();
     let flat: Vec<String> = rules.iter().map(|(f, r, _)| format!("{f} {r}")).collect();
     assert_eq!(flat[0], "devices.deny a");
-    assert_eq!(flat[1], "devices.deny a *:* rwm");
+    assert_eq!(flat[1], "devices.deny a");
     assert_eq!(flat[2], "devices.allow c 1:3 rw");
     assert_eq!(flat[3], "devices.allow b 8:* r");
     assert_eq!(flat[4], "devices.deny c *:* m");
     assert_eq!(rules[2].2, "linux.resources.devices[1]");
-    assert_eq!(flat.len(), 5 + v1::DEFAULT_ALLOWED.len());
+    assert_eq!(flat.len(), 5 + devices::DEFAULT_ALLOWED.len());
     assert!(flat.contains(&"devices.allow c 1:3 rwm".to_string()));
     // No rules at all: still an allow-list of the defaults, as under runc.
     let rules = v1::device_rules(&LinuxResources::default()).unwrap();
     assert_eq!(rules[0].1, "a");
-    assert_eq!(rules.len(), 1 + v1::DEFAULT_ALLOWED.len());
+    assert_eq!(rules.len(), 1 + devices::DEFAULT_ALLOWED.len());
 }
 
 #[test]
@@ -559,4 +559,66 @@ fn cgroups_v2_on_the_unified_hierarchy() {
     for d in &m.created {
         assert!(!d.exists(), "{} still exists", d.display());
     }
+}
+
+/// Opens `dev` (`<` for reading, `>` for writing) from a shell that first moves itself into
+/// `dir`; the error is the shell's stderr.
+fn open_in_cgroup(dir: &Path, how: char, dev: &str) -> Result<(), String> {
+    let script = format!("echo $$ > {}/cgroup.procs && : {how} {dev}", dir.display());
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn cgroups_v2_device_program_is_enforced_and_replaced() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    // A cgroup2 directory is all the program needs, also on a hybrid host (the kernel asks the
+    // program before the v1 devices controller).
+    let host = host_layout();
+    let Some(h) = host.hierarchies.iter().find(|h| h.is_v2()).cloned() else {
+        eprintln!("SKIPPED: no cgroup2 mount");
+        return;
+    };
+    let l = Layout { kind: Kind::Unified, hierarchies: vec![h.clone()] };
+    let path = unique_path();
+    let mut clean = Cleanup::default();
+    let mut m = CgroupManager::with_layout(&l, Some(Path::new(&path)), "x").unwrap();
+    m.create().unwrap();
+    clean.managers.push(m.clone());
+    let dir = m.paths[""].clone();
+    let attached = || {
+        let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        crate::sys::bpf_prog_query(std::os::fd::AsFd::as_fd(&fd), crate::sys::BPF_CGROUP_DEVICE).unwrap()
+    };
+
+    // runc's defaults only: /dev/null yes, /dev/kmsg (1:11) no.
+    m.apply(&LinuxResources::default()).unwrap();
+    assert_eq!(attached().len(), 1);
+    open_in_cgroup(&dir, '<', "/dev/null").unwrap();
+    let e = open_in_cgroup(&dir, '<', "/dev/kmsg").unwrap_err();
+    assert!(e.contains("Operation not permitted"), "{e}");
+
+    // Applied again with /dev/kmsg readable only: one program still, the new one.
+    m.apply(&res(r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":11,"access":"r"}]}"#)).unwrap();
+    assert_eq!(attached().len(), 1, "the earlier program is detached");
+    open_in_cgroup(&dir, '<', "/dev/kmsg").unwrap();
+    let e = open_in_cgroup(&dir, '>', "/dev/kmsg").unwrap_err();
+    assert!(e.contains("Operation not permitted"), "{e}");
+
+    // A deny-list that takes /dev/null away: runc's defaults come last and give it back.
+    m.apply(&res(r#"{"devices":[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#)).unwrap();
+    open_in_cgroup(&dir, '<', "/dev/null").unwrap();
+    open_in_cgroup(&dir, '<', "/dev/kmsg").unwrap();
+
+    // Wait for the shells to be gone from the cgroup, then remove it.
+    assert!(m.pids().unwrap().is_empty());
+    m.destroy().unwrap();
+    assert!(!dir.exists());
 }

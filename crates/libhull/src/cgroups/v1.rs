@@ -5,9 +5,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxCpu, LinuxDeviceType, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{deferrable, read_file, write_error, write_file, write_raw, CgroupError};
+use super::{deferrable, devices, read_file, write_error, write_file, write_raw, CgroupError};
 
 /// The directory of `controller`, or a clear error naming `field` that asked for it.
 fn need<'a>(paths: &'a BTreeMap<String, PathBuf>, controller: &str, field: &str) -> Result<&'a Path, CgroupError> {
@@ -203,57 +203,15 @@ fn set_swap(dir: &Path, swap: i64) -> Result<(), CgroupError> {
     write_file(dir, MEMSW_LIMIT, &swap.to_string(), "linux.resources.memory.swap")
 }
 
-/// The v1 devices-cgroup letter for a rule's type; None for types a rule cannot have.
-pub(super) fn device_type(t: LinuxDeviceType) -> Option<char> {
-    match t {
-        LinuxDeviceType::A => Some('a'),
-        LinuxDeviceType::B => Some('b'),
-        LinuxDeviceType::C => Some('c'),
-        LinuxDeviceType::U | LinuxDeviceType::P => None,
-    }
-}
-
-/// The rules runc appends to every container's list (its `AllowedDevices`): mknod of any
-/// node, the standard character devices, /dev/pts/*, /dev/ptmx and /dev/net/tun. Kept so a
-/// config that starts with "deny all" behaves as under runc.
-pub(super) const DEFAULT_ALLOWED: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",    // /dev/null
-    "c 1:8 rwm",    // /dev/random
-    "c 1:7 rwm",    // /dev/full
-    "c 5:0 rwm",    // /dev/tty
-    "c 1:5 rwm",    // /dev/zero
-    "c 1:9 rwm",    // /dev/urandom
-    "c 136:* rwm",  // /dev/pts/*
-    "c 5:2 rwm",    // /dev/ptmx
-    "c 10:200 rwm", // /dev/net/tun
-];
-
-/// The rules to write, in order, as (file, rule). runc computes the target state starting
-/// from "deny everything" (an allow-list), so hull starts with `a` denied, then replays the
-/// config's rules (an `allow a` among them turns it into a deny-list), then runc's defaults.
-/// The third item is the JSON field the rule comes from, for errors.
+/// The rules to write, in order, as (file, rule, JSON field of the rule). runc computes the
+/// target state starting from "deny everything" (an allow-list), so hull starts with `a`
+/// denied, then replays the config's rules (an `allow a` among them turns it into a
+/// deny-list), then runc's defaults; the kernel adds them up as `devices::Policy` does.
 pub(super) fn device_rules(r: &LinuxResources) -> Result<Vec<(&'static str, String, String)>, CgroupError> {
-    const FIELD: &str = "linux.resources.devices";
-    let mut out = vec![("devices.deny", "a".to_string(), FIELD.to_string())];
-    for (i, d) in r.devices().iter().flatten().enumerate() {
-        let t = match d.typ() {
-            None => 'a',
-            Some(t) => device_type(t).ok_or_else(|| CgroupError::Invalid {
-                field: format!("linux.resources.devices[{i}].type"),
-                reason: format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()),
-            })?,
-        };
-        let num = |n: Option<i64>| n.filter(|&n| n >= 0).map_or_else(|| "*".to_string(), |n| n.to_string());
-        let access = d.access().as_deref().unwrap_or("");
-        if access.is_empty() {
-            return Err(CgroupError::Invalid { field: format!("linux.resources.devices[{i}].access"), reason: "must not be empty".into() });
-        }
-        let file = if d.allow() { "devices.allow" } else { "devices.deny" };
-        out.push((file, format!("{t} {}:{} {access}", num(d.major()), num(d.minor())), format!("{FIELD}[{i}]")));
+    let mut out = vec![("devices.deny", "a".to_string(), "linux.resources.devices".to_string())];
+    for (rule, field) in devices::rules(r)? {
+        out.push((if rule.allow { "devices.allow" } else { "devices.deny" }, rule.v1_line(), field));
     }
-    out.extend(DEFAULT_ALLOWED.iter().map(|r| ("devices.allow", r.to_string(), format!("{FIELD} (runc's default allowed devices)"))));
     Ok(out)
 }
 

@@ -91,7 +91,14 @@ impl Dir<'_> {
     }
 }
 
+/// Every limit and the device program (a container's first apply).
 pub(super) fn apply(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
+    apply_limits(path, r)?;
+    super::devices::apply_v2(path, r)
+}
+
+/// Every limit but the device program: what `update` changes (as on v1, see there).
+pub(super) fn apply_limits(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     let enabled = read_file(path, "cgroup.controllers")?.split_whitespace().map(str::to_string).collect();
     let d = Dir { path, enabled };
     if let Some(p) = r.pids() {
@@ -117,10 +124,6 @@ pub(super) fn apply(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> 
             write_file(path, "io.weight", &blkio_to_io_weight(w).to_string(), f)?;
         }
     }
-    // TODO(cgroups issue): linux.resources.devices on cgroup v2 needs an eBPF program
-    // (BPF_CGROUP_DEVICE) attached to the cgroup; until it lands device rules are not
-    // enforced on a pure v2 host (the container's device nodes still come only from
-    // linux.devices and the default set).
     // TODO(cgroups issue): blockIO throttling and device weights (io.max, io.bfq.weight
     // per device), hugepageLimits, rdma.
     if let Some(u) = r.unified() {
