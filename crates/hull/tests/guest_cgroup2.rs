@@ -212,3 +212,75 @@ fn a_pids_limit_makes_fork_fail_inside() {
     assert!(text.contains("can't fork") || text.contains("Resource temporarily unavailable"), "fork did not fail under pids.max=4: {text}");
     cg.assert_gone();
 }
+
+/// A bundle with a /dev/kmsg node (1:11, not among runc's default allowed devices) running
+/// `script`, with `rules` as linux.resources.devices.
+fn kmsg_bundle(cg: &Cg, script: &str, rules: serde_json::Value) -> Bundle {
+    let mut b = Bundle::sh(script);
+    b.config["linux"]["cgroupsPath"] = json!(cg.0);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o644, "uid": 0, "gid": 0}]);
+    b.config["linux"]["resources"]["devices"] = rules;
+    b.save();
+    b
+}
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
+fn a_denied_device_cannot_be_opened_and_an_allowed_one_can() {
+    if !require_root() {
+        return;
+    }
+    assert_pure_v2();
+    let rt = Rt::new(common::hull_bin());
+    // Deny everything but runc's defaults: the node exists but opening it is EPERM, while
+    // /dev/null (a default) works.
+    let cg = Cg::new("hull-test-cg2-dev");
+    let b = kmsg_bundle(
+        &cg,
+        "head -c1 /dev/null && echo null-ok; head -c1 /dev/kmsg >/dev/null && echo kmsg-opened",
+        json!([{"allow": false, "access": "rwm"}]),
+    );
+    let id = unique("dev");
+    let (_, text) = rt.run(&["run", "--bundle", b.arg(), &id]);
+    let _ = rt.run(&["delete", "--force", &id]);
+    assert!(text.contains("null-ok"), "/dev/null must stay usable: {text}");
+    assert!(!text.contains("kmsg-opened") && text.contains("Operation not permitted"), "/dev/kmsg opened under deny-all: {text}");
+    cg.assert_gone();
+
+    // Read allowed, write still denied (last match wins: the allow comes after the deny-all).
+    let cg = Cg::new("hull-test-cg2-dev");
+    let b = kmsg_bundle(
+        &cg,
+        "head -c1 /dev/kmsg >/dev/null && echo read-ok; echo x > /dev/kmsg && echo write-ok; true",
+        json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]),
+    );
+    let id = unique("dev");
+    let (_, text) = rt.run(&["run", "--bundle", b.arg(), &id]);
+    let _ = rt.run(&["delete", "--force", &id]);
+    assert!(text.contains("read-ok"), "/dev/kmsg not readable though allowed: {text}");
+    assert!(!text.contains("write-ok") && text.contains("Operation not permitted"), "/dev/kmsg writable though only r is allowed: {text}");
+    cg.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
+fn a_device_rule_punching_a_hole_in_a_wildcard_is_refused_and_leaves_nothing() {
+    if !require_root() {
+        return;
+    }
+    assert_pure_v2();
+    let rt = Rt::new(common::hull_bin());
+    let cg = Cg::new("hull-test-cg2-devbad");
+    let b = kmsg_bundle(
+        &cg,
+        "true",
+        json!([{"allow": true, "type": "c", "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "r"}]),
+    );
+    let id = unique("devbad");
+    let (ok, text) = rt.run(&["create", "--bundle", b.arg(), &id]);
+    assert!(!ok, "create accepted a hole in a wildcard rule");
+    assert!(text.contains("linux.resources.devices[1]"), "{text}");
+    assert!(!cg.dir().exists(), "{} left behind", cg.dir().display());
+    assert!(std::fs::read_dir(rt.root.path()).map(|d| d.count()).unwrap_or(0) == 0, "state left behind");
+}
