@@ -214,7 +214,9 @@ fn a_pids_limit_makes_fork_fail_inside() {
 }
 
 /// A bundle with a /dev/kmsg node (1:11, not among runc's default allowed devices) running
-/// `script`, with `rules` as linux.resources.devices.
+/// `script`, with `rules` as linux.resources.devices. The tests write to it: opening /dev/kmsg
+/// for writing needs no capability (reading needs CAP_SYSLOG under dmesg_restrict), so an
+/// EPERM can only come from the device program.
 fn kmsg_bundle(cg: &Cg, script: &str, rules: serde_json::Value) -> Bundle {
     let mut b = Bundle::sh(script);
     b.config["linux"]["cgroupsPath"] = json!(cg.0);
@@ -225,6 +227,17 @@ fn kmsg_bundle(cg: &Cg, script: &str, rules: serde_json::Value) -> Bundle {
     b
 }
 
+/// Runs a kmsg_bundle to its end; its output.
+fn run_kmsg(rt: &Rt, script: &str, rules: serde_json::Value) -> String {
+    let cg = Cg::new("hull-test-cg2-dev");
+    let b = kmsg_bundle(&cg, script, rules);
+    let id = unique("dev");
+    let (_, text) = rt.run(&["run", "--bundle", b.arg(), &id]);
+    let _ = rt.run(&["delete", "--force", &id]);
+    cg.assert_gone();
+    text
+}
+
 #[test]
 #[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
 fn a_denied_device_cannot_be_opened_and_an_allowed_one_can() {
@@ -233,34 +246,27 @@ fn a_denied_device_cannot_be_opened_and_an_allowed_one_can() {
     }
     assert_pure_v2();
     let rt = Rt::new(common::hull_bin());
+    let script = "head -c1 /dev/null && echo null-ok; echo hull-device-test > /dev/kmsg && echo write-ok; true";
     // Deny everything but runc's defaults: the node exists but opening it is EPERM, while
     // /dev/null (a default) works.
-    let cg = Cg::new("hull-test-cg2-dev");
-    let b = kmsg_bundle(
-        &cg,
-        "head -c1 /dev/null && echo null-ok; head -c1 /dev/kmsg >/dev/null && echo kmsg-opened",
-        json!([{"allow": false, "access": "rwm"}]),
-    );
-    let id = unique("dev");
-    let (_, text) = rt.run(&["run", "--bundle", b.arg(), &id]);
-    let _ = rt.run(&["delete", "--force", &id]);
+    let text = run_kmsg(&rt, script, json!([{"allow": false, "access": "rwm"}]));
     assert!(text.contains("null-ok"), "/dev/null must stay usable: {text}");
-    assert!(!text.contains("kmsg-opened") && text.contains("Operation not permitted"), "/dev/kmsg opened under deny-all: {text}");
-    cg.assert_gone();
+    assert!(!text.contains("write-ok") && text.contains("Operation not permitted"), "/dev/kmsg opened under deny-all: {text}");
 
-    // Read allowed, write still denied (last match wins: the allow comes after the deny-all).
-    let cg = Cg::new("hull-test-cg2-dev");
-    let b = kmsg_bundle(
-        &cg,
-        "head -c1 /dev/kmsg >/dev/null && echo read-ok; echo x > /dev/kmsg && echo write-ok; true",
-        json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]),
-    );
-    let id = unique("dev");
-    let (_, text) = rt.run(&["run", "--bundle", b.arg(), &id]);
-    let _ = rt.run(&["delete", "--force", &id]);
-    assert!(text.contains("read-ok"), "/dev/kmsg not readable though allowed: {text}");
+    // Allowed for writing: it opens (last match wins: the allow comes after the deny-all).
+    let allow_w = json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]);
+    let text = run_kmsg(&rt, script, allow_w);
+    assert!(text.contains("write-ok"), "/dev/kmsg not writable though allowed: {text}");
+
+    // Allowed for reading only: writing is still denied.
+    let allow_r = json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]);
+    let text = run_kmsg(&rt, script, allow_r);
     assert!(!text.contains("write-ok") && text.contains("Operation not permitted"), "/dev/kmsg writable though only r is allowed: {text}");
-    cg.assert_gone();
+
+    // A deny-list (allow all, then deny 1:11): denied; /dev/null still fine.
+    let deny = json!([{"allow": true, "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"}]);
+    let text = run_kmsg(&rt, script, deny);
+    assert!(text.contains("null-ok") && !text.contains("write-ok"), "deny-list: {text}");
 }
 
 #[test]

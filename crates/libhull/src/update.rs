@@ -25,6 +25,7 @@ impl Runtime {
         let current = st.config.linux().as_ref().and_then(|l| l.resources().clone()).unwrap_or_default();
         let merged = merge_resources(&current, changes);
         CgroupManager::validate(&merged)?;
+        st.cgroup.check_host(&merged)?;
         if let Err(e) = st.cgroup.update(&merged) {
             if let Err(back) = st.cgroup.update(&current) {
                 return Err(Error::Other(format!(

@@ -241,6 +241,89 @@ fn cgroups_conversions() {
     assert!(v2::swap_max(300, 100).is_err());
 }
 
+/// The tables of runc's own unit tests (opencontainers/cgroups utils_test.go:
+/// TestConvertCPUSharesToCgroupV2Value, TestConvertMemorySwapToCgroupV2Value,
+/// TestConvertBlkIOToIOWeightValue), value for value.
+#[test]
+fn cgroups_conversions_match_runcs_tables() {
+    for (shares, weight) in [(0, 0), (1, 1), (2, 1), (3, 2), (1024, 100), (262_143, 10_000), (262_144, 10_000), (262_145, 10_000)] {
+        assert_eq!(v2::shares_to_weight(shares), weight, "cpu.shares {shares}");
+    }
+    // (memory+swap, memory) -> memory.swap.max, or an error.
+    for (memswap, memory, want) in [
+        (0, 0, Some(0)),
+        (-1, 0, Some(-1)),
+        (300, -1, Some(300)),
+        (-1, -1, Some(-1)),
+        (-2, 0, None),
+        (-1, 1000, Some(-1)),
+        (1000, 1000, Some(0)),
+        (500, 200, Some(300)),
+        (300, 400, None),
+        (300, 0, None),
+        (300, -300, None),
+    ] {
+        assert_eq!(v2::swap_max(memory, memswap).ok(), want, "memory+swap {memswap}, memory {memory}");
+    }
+    for (blkio, io) in [(0, 0), (10, 1), (1000, 10_000)] {
+        assert_eq!(v2::blkio_to_io_weight(blkio), io, "blkio weight {blkio}");
+    }
+}
+
+#[test]
+fn cgroups_validate_new_fields() {
+    let v1 = Some(Kind::V1);
+    let v2 = Some(Kind::Unified);
+    let ok = res(r#"{"blockIO":{"weight":500,"leafWeight":10,"weightDevice":[{"major":8,"minor":0,"weight":1000}],
+            "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}]},
+            "hugepageLimits":[{"pageSize":"2MB","limit":4194304},{"pageSize":"1GB","limit":-1}],
+            "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]},
+            "rdma":{"mlx5_0":{"hcaHandles":3}},"cpu":{"idle":1}}"#);
+    validate_for(v1, &ok).unwrap();
+    for (json, field) in [
+        (r#"{"blockIO":{"weight":5}}"#, "linux.resources.blockIO.weight"),
+        (r#"{"blockIO":{"leafWeight":1001}}"#, "linux.resources.blockIO.leafWeight"),
+        (r#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":2000}]}}"#, "linux.resources.blockIO.weightDevice[0].weight"),
+        (r#"{"blockIO":{"weightDevice":[{"major":-1,"minor":0,"weight":20}]}}"#, "linux.resources.blockIO.weightDevice[0]"),
+        (
+            r#"{"blockIO":{"throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":1},{"major":8,"minor":-1,"rate":1}]}}"#,
+            "linux.resources.blockIO.throttleWriteIOPSDevice[1]",
+        ),
+        (r#"{"hugepageLimits":[{"pageSize":"2M","limit":1}]}"#, "linux.resources.hugepageLimits[0].pageSize"),
+        (r#"{"hugepageLimits":[{"pageSize":"../2MB","limit":1}]}"#, "linux.resources.hugepageLimits[0].pageSize"),
+        (r#"{"hugepageLimits":[{"pageSize":"2MB","limit":-2}]}"#, "linux.resources.hugepageLimits[0].limit"),
+        (r#"{"network":{"priorities":[{"name":"eth 0","priority":1}]}}"#, "linux.resources.network.priorities[0].name"),
+        (r#"{"rdma":{"a/b":{"hcaHandles":1}}}"#, "linux.resources.rdma[\"a/b\"]"),
+        (r#"{"cpu":{"idle":2}}"#, "linux.resources.cpu.idle"),
+    ] {
+        assert_eq!(invalid_field(validate_for(v1, &res(json))), field, "{json}");
+    }
+    // cgroup v2: no net_cls/net_prio; unified keys of the right form only.
+    assert_eq!(invalid_field(validate_for(v2, &res(r#"{"network":{"classID":1}}"#))), "linux.resources.network.classID");
+    for (key, ok) in [
+        ("memory.high", true),
+        ("cgroup.max.depth", true),
+        ("memory", false),
+        (".high", false),
+        ("cgroup.procs", false),
+        ("cgroup.kill", false),
+        (r"a\u0000.b", false),
+    ] {
+        let r = res(&format!(r#"{{"unified":{{"{key}":"1"}}}}"#));
+        assert_eq!(validate_for(v2, &r).is_ok(), ok, "unified key {key:?}");
+    }
+}
+
+#[test]
+fn cgroups_hugepage_names() {
+    assert_eq!(hugepage_name(2048), "2MB");
+    assert_eq!(hugepage_name(1_048_576), "1GB");
+    assert_eq!(hugepage_name(64), "64KB");
+    assert_eq!(hugepage_name(32 * 1024), "32MB");
+    assert!(valid_page_size("2MB") && valid_page_size("16GB") && valid_page_size("64KB"));
+    assert!(!valid_page_size("2mb") && !valid_page_size("MB") && !valid_page_size("02MB") && !valid_page_size("2 MB"));
+}
+
 #[test]
 fn cgroups_device_rules() {
     let r = res(

@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::{deferrable, devices, read_file, write_error, write_file, write_raw, CgroupError};
 
@@ -39,15 +39,79 @@ pub(super) fn apply_limits(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources
         let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
         write_file(dir, "pids.max", &v, "linux.resources.pids.limit")?;
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|&w| w != 0) {
-        let f = "linux.resources.blockIO.weight";
-        let dir = need(paths, "blkio", f)?;
-        // CFQ's file, or BFQ's where the kernel has no CFQ (as runc picks it).
-        let file = if dir.join("blkio.weight").exists() { "blkio.weight" } else { "blkio.bfq.weight" };
-        write_file(dir, file, &w.to_string(), f)?;
+    if let Some(b) = r.block_io() {
+        apply_blkio(paths, b)?;
     }
-    // TODO(cgroups issue): the rest of blockIO, hugepageLimits, network (net_cls/net_prio)
-    // and rdma are not written yet.
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        let f = format!("linux.resources.hugepageLimits[{i}]");
+        let dir = need(paths, "hugetlb", &f)?;
+        super::write_hugetlb(dir, h, ".limit_in_bytes", &f)?;
+    }
+    if let Some(n) = r.network() {
+        if let Some(id) = n.class_id() {
+            let f = "linux.resources.network.classID";
+            write_file(need(paths, "net_cls", f)?, "net_cls.classid", &id.to_string(), f)?;
+        }
+        for (i, p) in n.priorities().iter().flatten().enumerate() {
+            let f = format!("linux.resources.network.priorities[{i}]");
+            write_file(need(paths, "net_prio", &f)?, "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()), &f)?;
+        }
+    }
+    if let Some(rdma) = r.rdma() {
+        let mut devs: Vec<_> = rdma.iter().collect();
+        devs.sort_by(|a, b| a.0.cmp(b.0));
+        for (dev, l) in devs {
+            let f = format!("linux.resources.rdma[{dev:?}]");
+            write_file(need(paths, "rdma", &f)?, "rdma.max", &super::rdma_line(dev, l), &f)?;
+        }
+    }
+    Ok(())
+}
+
+/// blkio: weights (CFQ's files, or BFQ's where the kernel has no CFQ, as runc picks them) and
+/// the four throttle lists, one write a device.
+fn apply_blkio(paths: &BTreeMap<String, PathBuf>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    if super::blkio_is_empty(b) {
+        return Ok(());
+    }
+    let dir = need(paths, "blkio", "linux.resources.blockIO")?;
+    let cfq = dir.join("blkio.weight").exists();
+    let (weight, weight_device) =
+        if cfq { ("blkio.weight", "blkio.weight_device") } else { ("blkio.bfq.weight", "blkio.bfq.weight_device") };
+    // A missing file is a scheduler the kernel does not have: say which field needs it.
+    let write = |file: &str, v: &str, field: &str| match write_raw(&dir.join(file), v) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(CgroupError::Invalid {
+            field: field.into(),
+            reason: format!("{} does not exist (this kernel's I/O schedulers do not support it)", dir.join(file).display()),
+        }),
+        Err(e) => Err(write_error(dir, file, v, field, e)),
+    };
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
+        write(weight, &w.to_string(), "linux.resources.blockIO.weight")?;
+    }
+    if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
+        write("blkio.leaf_weight", &w.to_string(), "linux.resources.blockIO.leafWeight")?;
+    }
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        if let Some(w) = d.weight().filter(|&w| w != 0) {
+            write(
+                weight_device,
+                &format!("{}:{} {w}", d.major(), d.minor()),
+                &format!("linux.resources.blockIO.weightDevice[{i}].weight"),
+            )?;
+        }
+        if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
+            let f = format!("linux.resources.blockIO.weightDevice[{i}].leafWeight");
+            write("blkio.leaf_weight_device", &format!("{}:{} {w}", d.major(), d.minor()), &f)?;
+        }
+    }
+    for (name, list, file) in super::throttle_lists(b) {
+        let file = format!("blkio.throttle.{file}_device");
+        for (i, t) in list.iter().enumerate() {
+            write(&file, &format!("{}:{} {}", t.major(), t.minor(), t.rate()), &format!("linux.resources.blockIO.{name}[{i}]"))?;
+        }
+    }
     Ok(())
 }
 
