@@ -85,6 +85,14 @@ fn apply_blkio(paths: &BTreeMap<String, PathBuf>, b: &LinuxBlockIo) -> Result<()
             field: field.into(),
             reason: format!("{} does not exist (this kernel's I/O schedulers do not support it)", dir.join(file).display()),
         }),
+        // BFQ's per-device weight on a device that uses another scheduler.
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Err(CgroupError::Invalid {
+            field: field.into(),
+            reason: format!(
+                "writing {v:?} to {}: the device does not use the I/O scheduler this file belongs to",
+                dir.join(file).display()
+            ),
+        }),
         Err(e) => Err(write_error(dir, file, v, field, e)),
     };
     if let Some(w) = b.weight().filter(|&w| w != 0) {

@@ -1,0 +1,164 @@
+//! `linux.resources` on this cgroup v1 (hybrid) host: each field lands in its v1 file, read back
+//! from the container's cgroup on the host, and what the host cannot apply is refused naming the
+//! field. The cgroup v2 side is guest_cgroup2.rs (run in the guest).
+
+mod common;
+
+use common::{poll, require_root, unique, Bundle, Runtime};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(10);
+
+const V1_CONTROLLERS: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio"];
+
+/// Panics unless the v1 controllers these tests read are mounted (a pure v2 host is the guest's
+/// business, see guest_cgroup2.rs).
+fn assert_v1() {
+    for c in ["memory", "cpu", "blkio", "pids"] {
+        assert!(Path::new("/sys/fs/cgroup").join(c).join("cgroup.procs").exists(), "this test needs the cgroup v1 {c} controller");
+    }
+}
+
+/// An absolute cgroupsPath of its own; on drop the (empty) directories a failing runtime may
+/// have left are removed.
+struct Cg(String);
+
+impl Cg {
+    fn new() -> Cg {
+        Cg(format!("/{}", unique("hull-test-cgres")))
+    }
+    fn dir(&self, ctrl: &str) -> PathBuf {
+        Path::new("/sys/fs/cgroup").join(ctrl).join(self.0.trim_start_matches('/'))
+    }
+    fn read(&self, ctrl: &str, file: &str) -> String {
+        let p = self.dir(ctrl).join(file);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+    }
+    fn assert_gone(&self) {
+        for ctrl in V1_CONTROLLERS.iter().chain(&["unified"]) {
+            let d = self.dir(ctrl);
+            assert!(poll(T, || (!d.exists()).then_some(())).is_some(), "{} left behind", d.display());
+        }
+    }
+}
+
+impl Drop for Cg {
+    fn drop(&mut self) {
+        for ctrl in V1_CONTROLLERS.iter().chain(&["unified"]) {
+            let _ = std::fs::remove_dir(self.dir(ctrl));
+        }
+    }
+}
+
+/// major:minor of a real disk of this host (for the per-device blkio files).
+fn a_disk() -> String {
+    let mut disks: Vec<(String, String)> = std::fs::read_dir("/sys/block")
+        .expect("/sys/block")
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dev = std::fs::read_to_string(e.path().join("dev")).ok()?.trim().to_string();
+            Some((name, dev))
+        })
+        .filter(|(n, _)| !n.starts_with("loop") && !n.starts_with("ram"))
+        .collect();
+    disks.sort_by_key(|(n, _)| !(n.starts_with("vd") || n.starts_with("sd") || n.starts_with("nvme")));
+    disks.first().map(|(_, d)| d.clone()).expect("a block device in /sys/block")
+}
+
+#[test]
+fn v1_every_resource_lands_in_its_file() {
+    if !require_root() {
+        return;
+    }
+    assert_v1();
+    let cg = Cg::new();
+    let disk = a_disk();
+    let (major, minor) = disk.split_once(':').map(|(a, b)| (a.parse::<i64>().unwrap(), b.parse::<i64>().unwrap())).unwrap();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.config["linux"]["cgroupsPath"] = json!(cg.0);
+    let dev = |rate: u64| json!([{"major": major, "minor": minor, "rate": rate}]);
+    b.config["linux"]["resources"] = json!({
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 128 << 20, "swappiness": 10},
+        "cpu": {"quota": 50000, "period": 100000, "burst": 20000, "realtimeRuntime": 10000, "realtimePeriod": 1000000,
+                "idle": 1, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 20},
+        "blockIO": {"weight": 200, "throttleReadBpsDevice": dev(1 << 20), "throttleWriteBpsDevice": dev(2 << 20),
+                    "throttleReadIOPSDevice": dev(100), "throttleWriteIOPSDevice": dev(200)},
+    });
+    b.save();
+    let rt = Runtime::new();
+    let id = unique("cgres");
+    rt.create_and_start(&b, &id);
+
+    assert_eq!(cg.read("memory", "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(cg.read("memory", "memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+    assert_eq!(cg.read("memory", "memory.memsw.limit_in_bytes"), (128u64 << 20).to_string());
+    assert_eq!(cg.read("memory", "memory.swappiness"), "10");
+    assert_eq!(cg.read("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cg.read("cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(cg.read("cpu", "cpu.cfs_burst_us"), "20000");
+    assert_eq!(cg.read("cpu", "cpu.rt_runtime_us"), "10000");
+    assert_eq!(cg.read("cpu", "cpu.rt_period_us"), "1000000");
+    assert_eq!(cg.read("cpu", "cpu.idle"), "1");
+    assert_eq!(cg.read("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(cg.read("pids", "pids.max"), "20");
+    // BFQ's file where the kernel has no CFQ (this host); it lists the default weight.
+    let weight = if cg.dir("blkio").join("blkio.weight").exists() { "blkio.weight" } else { "blkio.bfq.weight" };
+    assert!(cg.read("blkio", weight).split_whitespace().any(|w| w == "200"), "{weight}: {}", cg.read("blkio", weight));
+    for (file, v) in [("read_bps", 1u64 << 20), ("write_bps", 2 << 20), ("read_iops", 100), ("write_iops", 200)] {
+        assert_eq!(cg.read("blkio", &format!("blkio.throttle.{file}_device")), format!("{disk} {v}"), "{file}");
+    }
+
+    rt.ok(&["delete", "--force", &id]);
+    cg.assert_gone();
+}
+
+/// `create` with `resources` fails naming `field`, and leaves no cgroup and no state behind.
+fn refused(resources: serde_json::Value, field: &str) {
+    let cg = Cg::new();
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(cg.0);
+    b.config["linux"]["resources"] = resources;
+    b.save();
+    let rt = Runtime::new();
+    let id = unique("cgres-bad");
+    let out = rt.run(&["create", "--bundle", b.arg(), &id]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "create accepted {field}");
+    assert!(text.contains(field), "the error does not name {field}: {text}");
+    cg.assert_gone();
+    assert!(rt.status(&id).is_none(), "state of {id} left behind");
+}
+
+#[test]
+fn v1_what_this_host_lacks_is_refused_naming_the_field() {
+    if !require_root() {
+        return;
+    }
+    assert_v1();
+    // No net_cls/net_prio hierarchy here (refused before anything is made).
+    if !Path::new("/sys/fs/cgroup/net_cls").exists() {
+        refused(json!({"network": {"classID": 1048577}}), "linux.resources.network.classID");
+    }
+    if !Path::new("/sys/fs/cgroup/net_prio").exists() {
+        refused(json!({"network": {"priorities": [{"name": "lo", "priority": 1}]}}), "linux.resources.network.priorities");
+    }
+    if !Path::new("/sys/fs/cgroup/rdma").exists() {
+        refused(json!({"rdma": {"mlx5_0": {"hcaHandles": 2}}}), "linux.resources.rdma");
+    }
+    // hugetlb is neither a v1 hierarchy nor delegated below this host's cgroup2 root (which
+    // hull does not change); a page size the host does not have is refused on any host.
+    if !Path::new("/sys/fs/cgroup/hugetlb").exists() {
+        refused(json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]}), "linux.resources.hugepageLimits[0]");
+    }
+    refused(json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 2 << 20}]}), "linux.resources.hugepageLimits[0].pageSize");
+    // The kernel has no leaf weights without CFQ: the missing file is named with the field.
+    if !Path::new("/sys/fs/cgroup/blkio/blkio.leaf_weight").exists() {
+        refused(json!({"blockIO": {"leafWeight": 100}}), "linux.resources.blockIO.leafWeight");
+    }
+    refused(json!({"unified": {"memory.high": "1G"}}), "linux.resources.unified");
+    refused(json!({"blockIO": {"weight": 5}}), "linux.resources.blockIO.weight");
+}
