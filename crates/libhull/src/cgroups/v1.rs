@@ -124,6 +124,12 @@ fn apply_blkio(paths: &BTreeMap<String, PathBuf>, b: &LinuxBlockIo) -> Result<()
 }
 
 fn apply_cpu(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), CgroupError> {
+    // The kernel refuses shares while the group is idle: leaving idle goes first, entering it
+    // last (after the shares, which it then overrides).
+    if c.idle() == Some(0) {
+        let f = "linux.resources.cpu.idle";
+        write_file(need(paths, "cpu", f)?, "cpu.idle", "0", f)?;
+    }
     if let Some(shares) = c.shares().filter(|&s| s != 0) {
         let f = "linux.resources.cpu.shares";
         let dir = need(paths, "cpu", f)?;
@@ -179,7 +185,7 @@ fn apply_cpu(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), Cgro
             write_file(dir, "cpu.rt_period_us", &p, "linux.resources.cpu.realtimePeriod")?;
         }
     }
-    if let Some(idle) = c.idle() {
+    if let Some(idle) = c.idle().filter(|&i| i != 0) {
         let f = "linux.resources.cpu.idle";
         write_file(need(paths, "cpu", f)?, "cpu.idle", &idle.to_string(), f)?;
     }

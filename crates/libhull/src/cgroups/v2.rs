@@ -301,10 +301,12 @@ fn apply_cpu(d: &Dir<'_>, c: &LinuxCpu) -> Result<(), CgroupError> {
             reason: "cgroup v2 has no realtime CPU bandwidth control".into(),
         });
     }
-    if let Some(idle) = c.idle() {
+    // The kernel refuses a weight while the group is idle: leaving idle goes first, entering
+    // it last (after the weight, which it then overrides).
+    if c.idle() == Some(0) {
         let f = "linux.resources.cpu.idle";
         d.need("cpu", f)?;
-        write_file(d.path, "cpu.idle", &idle.to_string(), f)?;
+        write_file(d.path, "cpu.idle", "0", f)?;
     }
     if let Some(shares) = c.shares().filter(|&s| s != 0) {
         let f = "linux.resources.cpu.shares";
@@ -333,6 +335,11 @@ fn apply_cpu(d: &Dir<'_>, c: &LinuxCpu) -> Result<(), CgroupError> {
     }
     if let Some(b) = retry_burst {
         write_file(d.path, "cpu.max.burst", &b, "linux.resources.cpu.burst")?;
+    }
+    if let Some(idle) = c.idle().filter(|&i| i != 0) {
+        let f = "linux.resources.cpu.idle";
+        d.need("cpu", f)?;
+        write_file(d.path, "cpu.idle", &idle.to_string(), f)?;
     }
     for (file, field, v) in [("cpuset.cpus", "linux.resources.cpu.cpus", c.cpus()), ("cpuset.mems", "linux.resources.cpu.mems", c.mems())] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
