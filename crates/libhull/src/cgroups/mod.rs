@@ -95,10 +95,9 @@ impl CgroupManager {
         Ok(Self { paths, created: Vec::new() })
     }
 
-    /// Checks `linux.resources` against what this host supports, before any side effect.
-    ///
-    /// Refuses only what runc refuses, or what the kernel would refuse anyway half-way
-    /// through setting up a container.
+    /// Checks `linux.resources` against the host's layout (v1, hybrid or v2), before any side
+    /// effect: values no kernel takes, device rules that do not add up, unified keys of the
+    /// wrong form, v1-only fields on v2. `check_host` then checks the controllers.
     pub fn validate(resources: &LinuxResources) -> Result<(), CgroupError> {
         // Without a readable mountinfo the layout-specific checks are skipped; `new` reports
         // the real problem.
@@ -205,9 +204,10 @@ impl CgroupManager {
     /// Writes the limits.
     ///
     /// Call it before the first process joins (realtime CPU bandwidth must be in place before a
-    /// SCHED_RR/FIFO process enters a v1 cpu cgroup). On v1 the devices cgroup gets the complete
-    /// policy every time (deny all, the config's rules in order, then runc's default allowed
-    /// devices), so a later update must pass the full `linux.resources.devices` again.
+    /// SCHED_RR/FIFO process enters a v1 cpu cgroup). The device policy is complete every time
+    /// (deny all, the config's rules in order, then runc's default allowed devices): on v1
+    /// written to devices.deny/allow, on v2 an eBPF program that replaces the one attached
+    /// before (see `devices`).
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         if self.is_unified() {
             match self.paths.get("") {
@@ -493,10 +493,6 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
         }
     }
     if let Some(n) = r.network() {
-        if unified && (n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())) {
-            let f = if n.class_id().is_some() { "linux.resources.network.classID" } else { "linux.resources.network.priorities" };
-            return invalid(f, "cgroup v2 has no net_cls/net_prio controllers (use eBPF or nftables on the cgroup instead)".into());
-        }
         for (i, p) in n.priorities().iter().flatten().enumerate() {
             if p.name().is_empty() || p.name().len() > 15 || p.name().chars().any(|c| c.is_whitespace() || c == '/' || c == ':') {
                 return invalid(
@@ -504,6 +500,10 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
                     format!("{:?} is not a network interface name", p.name()),
                 );
             }
+        }
+        if unified && (n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())) {
+            let f = if n.class_id().is_some() { "linux.resources.network.classID" } else { "linux.resources.network.priorities" };
+            return invalid(f, "cgroup v2 has no net_cls/net_prio controllers (use eBPF or nftables on the cgroup instead)".into());
         }
     }
     for dev in r.rdma().iter().flat_map(|m| m.keys()) {
