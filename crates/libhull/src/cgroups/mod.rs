@@ -477,6 +477,12 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
     }
     if let Some(b) = r.block_io() {
         validate_blkio(b)?;
+        let leaf =
+            b.leaf_weight().is_some_and(|w| w != 0) || b.weight_device().iter().flatten().any(|w| w.leaf_weight().is_some_and(|w| w != 0));
+        if unified && leaf {
+            // runc ignores them there; a limit asked for and not applied is refused instead.
+            return invalid("linux.resources.blockIO.leafWeight", "cgroup v2 has no leaf weights (a CFQ feature of cgroup v1)".into());
+        }
     }
     for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
         if !valid_page_size(h.page_size()) {

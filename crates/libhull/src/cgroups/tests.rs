@@ -300,6 +300,7 @@ fn cgroups_validate_new_fields() {
     }
     // cgroup v2: no net_cls/net_prio; unified keys of the right form only.
     assert_eq!(invalid_field(validate_for(v2, &res(r#"{"network":{"classID":1}}"#))), "linux.resources.network.classID");
+    assert_eq!(invalid_field(validate_for(v2, &res(r#"{"blockIO":{"leafWeight":100}}"#))), "linux.resources.blockIO.leafWeight");
     assert_eq!(
         invalid_field(validate_for(v2, &res(r#"{"network":{"priorities":[{"name":"","priority":1}]}}"#))),
         "linux.resources.network.priorities[0].name"

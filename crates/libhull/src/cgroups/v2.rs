@@ -188,21 +188,13 @@ fn apply_unified(d: &Dir<'_>, u: &std::collections::HashMap<String, String>) -> 
 
 /// blockIO on v2 (runc's choices): the weight to BFQ's io.bfq.weight as is when the kernel has
 /// BFQ, else to io.weight converted (`blkio_to_io_weight`); device weights to io.bfq.weight
-/// ("major:minor weight", kernel >= 5.4); the throttle lists to io.max. v2 has no leaf
-/// weights: asked for, they are refused (runc ignores them silently).
+/// ("major:minor weight", kernel >= 5.4); the throttle lists to io.max. (v2 has no leaf
+/// weights: `validate` refuses them, where runc ignores them.)
 fn apply_io(d: &Dir<'_>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     if super::blkio_is_empty(b) {
         return Ok(());
     }
     let path = d.path;
-    let leaf =
-        b.leaf_weight().is_some_and(|w| w != 0) || b.weight_device().iter().flatten().any(|w| w.leaf_weight().is_some_and(|w| w != 0));
-    if leaf {
-        return Err(CgroupError::Invalid {
-            field: "linux.resources.blockIO.leafWeight".into(),
-            reason: "cgroup v2 has no leaf weights (a CFQ feature of cgroup v1)".into(),
-        });
-    }
     d.need("io", "linux.resources.blockIO")?;
     let bfq = path.join("io.bfq.weight");
     if let Some(w) = b.weight().filter(|&w| w != 0) {
