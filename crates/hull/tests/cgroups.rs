@@ -242,3 +242,29 @@ fn v1_a_throttled_device_is_slower() {
     assert!(throttled >= Duration::from_millis(1500), "throttled read took only {throttled:?}");
     assert!(throttled >= free * 5, "throttled {throttled:?} vs unthrottled {free:?}");
 }
+
+#[test]
+fn v1_device_weights_on_a_bfq_device() {
+    if !require_root() {
+        return;
+    }
+    assert_v1();
+    let lo = Loop::new();
+    let (major, minor) = lo.dev;
+    // Our own loop device may use BFQ (blkio.bfq.weight_device takes only BFQ devices).
+    let sched = format!("/sys/block/{}/queue/scheduler", lo.path.trim_start_matches("/dev/"));
+    std::fs::write(&sched, "bfq").unwrap_or_else(|e| panic!("{sched}: {e} (the BFQ scheduler is needed)"));
+    let cg = Cg::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.config["linux"]["cgroupsPath"] = json!(cg.0);
+    b.config["linux"]["resources"] = json!({"blockIO": {"weight": 300, "weightDevice": [{"major": major, "minor": minor, "weight": 700}]}});
+    b.save();
+    let rt = Runtime::new();
+    let id = unique("cgres-wd");
+    rt.create_and_start(&b, &id);
+    let file = if cg.dir("blkio").join("blkio.weight_device").exists() { "blkio.weight_device" } else { "blkio.bfq.weight_device" };
+    let got = cg.read("blkio", file);
+    assert!(got.lines().any(|l| l.trim() == format!("{major}:{minor} 700")), "{file}: {got}");
+    rt.ok(&["delete", "--force", &id]);
+    cg.assert_gone();
+}
