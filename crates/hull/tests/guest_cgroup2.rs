@@ -459,3 +459,65 @@ fn what_v2_cannot_apply_is_refused_naming_the_field_and_leaves_nothing() {
         assert_eq!(left, 0, "state left behind ({field})");
     }
 }
+
+/// A loop device over a 4 MiB file; detached and removed on drop.
+struct Loop {
+    path: String,
+    file: PathBuf,
+    dev: (i64, i64),
+}
+
+impl Loop {
+    fn new() -> Loop {
+        let file = std::env::temp_dir().join(format!("{}.img", unique("hull-test-loop")));
+        std::fs::File::create(&file).unwrap().set_len(4 << 20).unwrap();
+        let out = Command::new("losetup").args(["--find", "--show"]).arg(&file).output().expect("losetup (util-linux)");
+        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let dev = std::fs::read_to_string(format!("/sys/block/{}/dev", path.trim_start_matches("/dev/"))).unwrap();
+        let (a, b) = dev.trim().split_once(':').unwrap();
+        Loop { path, file, dev: (a.parse().unwrap(), b.parse().unwrap()) }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.path).status();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
+fn a_throttled_device_is_slower() {
+    if !require_root() {
+        return;
+    }
+    assert_pure_v2();
+    delegate_at_root(&["io"]);
+    let lo = Loop::new();
+    let (major, minor) = lo.dev;
+    let cg = Cg::new("hull-test-cg2-io");
+    // 1 MiB read with O_DIRECT at 512 KiB/s through io.max, timed inside by /proc/uptime.
+    let mut b = Bundle::sh(
+        "a=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/hulldisk of=/dev/null bs=64k count=16 iflag=direct 2>&1 && \
+         echo read-done $a $(cut -d' ' -f1 /proc/uptime)",
+    );
+    b.config["linux"]["cgroupsPath"] = json!(cg.0);
+    b.config["linux"]["devices"] = json!([{"path": "/dev/hulldisk", "type": "b", "major": major, "minor": minor, "fileMode": 0o400}]);
+    b.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "b", "major": major, "minor": minor, "access": "r"}],
+        "blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 512 * 1024}]},
+    });
+    b.save();
+    let rt = Rt::new(common::hull_bin());
+    let id = unique("cg2io");
+    let (ok, text) = rt.run(&["run", "--bundle", b.arg(), &id]);
+    let _ = rt.run(&["delete", "--force", &id]);
+    assert!(ok && text.contains("read-done"), "{text}");
+    let times: Vec<f64> = text.split("read-done").nth(1).unwrap_or("").split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    assert_eq!(times.len(), 2, "no times in {text}");
+    // However slow the emulation, the throttle makes 1 MiB at 512 KiB/s take at least ~1.5 s.
+    assert!(times[1] - times[0] >= 1.5, "the throttled read took only {:.2} s", times[1] - times[0]);
+    cg.assert_gone();
+}
