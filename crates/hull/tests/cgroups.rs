@@ -155,7 +155,7 @@ fn v1_what_this_host_lacks_is_refused_naming_the_field() {
         refused(json!({"network": {"priorities": [{"name": "lo", "priority": 1}]}}), "linux.resources.network.priorities");
     }
     if !Path::new("/sys/fs/cgroup/rdma").exists() {
-        refused(json!({"rdma": {"mlx5_0": {"hcaHandles": 2}}}), "linux.resources.rdma");
+        refused(json!({"rdma": {"mlx5_0": {"hcaHandles": 2, "hcaObjects": 3}}}), "linux.resources.rdma");
     }
     // hugetlb is neither a v1 hierarchy nor delegated below this host's cgroup2 root (which
     // hull does not change); a page size the host does not have is refused on any host.
