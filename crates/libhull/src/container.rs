@@ -100,6 +100,9 @@ impl Runtime {
         }
         let linux = plan.spec.linux().as_ref();
         let mut cgroup = CgroupManager::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+            cgroup.check_host(r)?;
+        }
         let pid_file = opts.pid_file.as_ref().map(std::path::absolute).transpose().map_err(|e| other(format!("--pid-file: {e}")))?;
         let listen_fds = listen_fds();
         let procfs = ProcFs::open().map_err(|e| other(format!("/proc: {e}")))?;

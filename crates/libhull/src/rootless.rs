@@ -76,6 +76,12 @@ pub fn asks_for_limits(r: &LinuxResources) -> Option<&'static str> {
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         return Some("linux.resources.unified");
     }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Some("linux.resources.rdma");
+    }
+    if r.network().is_some() {
+        return Some("linux.resources.network");
+    }
     None
 }
 

@@ -563,3 +563,132 @@ pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, recursive: bool, userns: Borrowed
     };
     check(ret).map(|_| ())
 }
+
+/// One eBPF instruction (`struct bpf_insn`): opcode, dst register (low nibble) and src register
+/// (high nibble) of `regs`, a jump offset and an immediate.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BpfInsn {
+    pub code: u8,
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+/// bpf(2) commands, program and attach types, flags (include/uapi/linux/bpf.h).
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_PROG_QUERY: libc::c_long = 16;
+pub const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+pub const BPF_CGROUP_DEVICE: u32 = 6;
+pub const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// `union bpf_attr` as a zeroed 128-byte buffer with the fields a command uses written at
+/// their offsets. Always passing 128 bytes (zeros past the fields) works on every kernel: an
+/// older one checks that what it does not know is zero, and a newer one that writes more
+/// than the command's fields (BPF_PROG_QUERY's revision since 6.17) writes inside it.
+#[repr(C, align(8))]
+struct BpfAttr([u8; 128]);
+
+impl BpfAttr {
+    fn new() -> Self {
+        BpfAttr([0; 128])
+    }
+    fn u32_at(mut self, off: usize, v: u32) -> Self {
+        self.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+        self
+    }
+    fn u64_at(mut self, off: usize, v: u64) -> Self {
+        self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        self
+    }
+    fn get_u32(&self, off: usize) -> u32 {
+        u32::from_ne_bytes([self.0[off], self.0[off + 1], self.0[off + 2], self.0[off + 3]])
+    }
+}
+
+/// bpf(2) with `attr`; the pointers inside `attr` must be valid for the call (the callers keep
+/// what they point to alive across it).
+fn bpf(cmd: libc::c_long, attr: &mut BpfAttr) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a writable 128-byte buffer of the size passed; the kernel reads the
+    // command's fields (and writes BPF_PROG_QUERY's results) inside it. Every pointer a caller
+    // put in it refers to memory that outlives this call, of the length given beside it.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut BpfAttr, std::mem::size_of::<BpfAttr>()) };
+    check(ret)
+}
+
+/// BPF_PROG_LOAD: loads `insns` as a program of `prog_type`. When the verifier refuses it,
+/// loads again with a 64 KiB log and puts the log in the error.
+pub fn bpf_prog_load(prog_type: u32, insns: &[BpfInsn], license: &CStr) -> io::Result<OwnedFd> {
+    let cnt = u32::try_from(insns.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    // prog_type, insn_cnt, insns, license; log_level, log_size, log_buf at 24, 28, 32.
+    let base = || BpfAttr::new().u32_at(0, prog_type).u32_at(4, cnt).u64_at(8, insns.as_ptr() as u64).u64_at(16, license.as_ptr() as u64);
+    match bpf(BPF_PROG_LOAD, &mut base()) {
+        // SAFETY: BPF_PROG_LOAD returned a new descriptor that nobody else owns.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        Err(first) => {
+            let mut log = vec![0u8; 64 * 1024];
+            let mut attr = base().u32_at(24, 1).u32_at(28, log.len() as u32).u64_at(32, log.as_mut_ptr() as u64);
+            if let Ok(fd) = bpf(BPF_PROG_LOAD, &mut attr) {
+                // SAFETY: as above.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+            }
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]).trim().to_string();
+            if text.is_empty() {
+                Err(first)
+            } else {
+                Err(io::Error::new(first.kind(), format!("{first}; verifier log: {text}")))
+            }
+        }
+    }
+}
+
+/// BPF_PROG_ATTACH: attaches `prog` to the cgroup `target` for `attach_type`.
+pub fn bpf_prog_attach(target: BorrowedFd<'_>, prog: BorrowedFd<'_>, attach_type: u32, flags: u32) -> io::Result<()> {
+    // target_fd, attach_bpf_fd, attach_type, attach_flags.
+    let mut attr =
+        BpfAttr::new().u32_at(0, target.as_raw_fd() as u32).u32_at(4, prog.as_raw_fd() as u32).u32_at(8, attach_type).u32_at(12, flags);
+    bpf(BPF_PROG_ATTACH, &mut attr).map(|_| ())
+}
+
+/// BPF_PROG_DETACH: detaches `prog` (attached with BPF_F_ALLOW_MULTI) from the cgroup `target`.
+pub fn bpf_prog_detach(target: BorrowedFd<'_>, prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<()> {
+    let mut attr = BpfAttr::new().u32_at(0, target.as_raw_fd() as u32).u32_at(4, prog.as_raw_fd() as u32).u32_at(8, attach_type);
+    bpf(BPF_PROG_DETACH, &mut attr).map(|_| ())
+}
+
+/// BPF_PROG_QUERY: the ids of the programs attached directly to the cgroup `target` for
+/// `attach_type` (not the inherited ones).
+pub fn bpf_prog_query(target: BorrowedFd<'_>, attach_type: u32) -> io::Result<Vec<u32>> {
+    // A cgroup holds at most 64 programs an attach type; ENOSPC would say how many there are.
+    let mut ids = vec![0u32; 64];
+    loop {
+        // target_fd, attach_type, query_flags, attach_flags (out), prog_ids, prog_cnt (in/out).
+        let mut attr = BpfAttr::new()
+            .u32_at(0, target.as_raw_fd() as u32)
+            .u32_at(4, attach_type)
+            .u64_at(16, ids.as_mut_ptr() as u64)
+            .u32_at(24, ids.len() as u32);
+        match bpf(BPF_PROG_QUERY, &mut attr) {
+            Ok(_) => {
+                ids.truncate(attr.get_u32(24) as usize);
+                return Ok(ids);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && (attr.get_u32(24) as usize) > ids.len() => {
+                ids = vec![0u32; attr.get_u32(24) as usize];
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// BPF_PROG_GET_FD_BY_ID: a descriptor of the loaded program `id`.
+pub fn bpf_prog_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = BpfAttr::new().u32_at(0, id);
+    let fd = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr)?;
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

@@ -1,7 +1,7 @@
 //! update: changing the cgroup limits of a container that exists (`update`), and recording
 //! them in its state so that later updates and readers of state.json see the new values.
 
-use oci_spec::runtime::{LinuxPids, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxPids, LinuxResources, LinuxThrottleDevice};
 
 use crate::cgroups::{CgroupError, CgroupManager};
 use crate::state::Status;
@@ -25,6 +25,7 @@ impl Runtime {
         let current = st.config.linux().as_ref().and_then(|l| l.resources().clone()).unwrap_or_default();
         let merged = merge_resources(&current, changes);
         CgroupManager::validate(&merged)?;
+        st.cgroup.check_host(&merged)?;
         if let Err(e) = st.cgroup.update(&merged) {
             if let Err(back) = st.cgroup.update(&current) {
                 return Err(Error::Other(format!(
@@ -76,7 +77,8 @@ fn validate_changes(r: &LinuxResources) -> Result<(), CgroupError> {
 /// As in runc's `update`, a value of 0 (or an empty cpuset string) means "leave it as it
 /// is", -1 means "unlimited", and only these fields are updatable: memory limit,
 /// reservation and swap; cpu shares, quota, period, burst, idle, realtime runtime and period,
-/// cpus and mems; the blkio weight; the pids limit; `unified` keys (added or replaced).
+/// cpus and mems; blockIO (see `merge_blkio`); the pids limit; `unified` keys (added or
+/// replaced).
 /// Anything else in `changes` (devices, hugepage limits, swappiness, ...) is ignored.
 /// Unlike runc 1.1, which records 0 for every limit an update does not name (the cgroup
 /// keeps its value, the state forgets it), the values not named are kept.
@@ -138,10 +140,8 @@ pub fn merge_resources(current: &LinuxResources, changes: &LinuxResources) -> Li
             out.set_cpu(Some(cpu));
         }
     }
-    if let Some(w) = changes.block_io().as_ref().and_then(|b| b.weight()).filter(|&w| w != 0) {
-        let mut b = out.block_io().clone().unwrap_or_default();
-        b.set_weight(Some(w));
-        out.set_block_io(Some(b));
+    if let Some(c) = changes.block_io() {
+        out.set_block_io(Some(merge_blkio(out.block_io().clone().unwrap_or_default(), c)));
     }
     if let Some(p) = changes.pids().filter(|p| p.limit() != 0) {
         let mut pids = LinuxPids::default();
@@ -154,6 +154,54 @@ pub fn merge_resources(current: &LinuxResources, changes: &LinuxResources) -> Li
         out.set_unified(Some(merged));
     }
     out
+}
+
+/// blockIO as runc's `update` merges it: the weights when not 0, and each device of the
+/// four throttle lists and of weightDevice updated in place (by major:minor) or appended.
+fn merge_blkio(mut b: LinuxBlockIo, c: &LinuxBlockIo) -> LinuxBlockIo {
+    if let Some(w) = c.weight().filter(|&w| w != 0) {
+        b.set_weight(Some(w));
+    }
+    if let Some(w) = c.leaf_weight().filter(|&w| w != 0) {
+        b.set_leaf_weight(Some(w));
+    }
+    if let Some(new) = c.weight_device().as_ref().filter(|v| !v.is_empty()) {
+        let mut list = b.weight_device().clone().unwrap_or_default();
+        for wd in new {
+            match list.iter_mut().rev().find(|d| d.major() == wd.major() && d.minor() == wd.minor()) {
+                Some(d) => {
+                    // oci-spec has no setters here: rebuild the entry (through its JSON form).
+                    let (w, lw) = (wd.weight().or(d.weight()), wd.leaf_weight().or(d.leaf_weight()));
+                    let v = serde_json::json!({"major": d.major(), "minor": d.minor(), "weight": w, "leafWeight": lw});
+                    if let Ok(nd) = serde_json::from_value(v) {
+                        *d = nd;
+                    }
+                }
+                None => list.push(*wd),
+            }
+        }
+        b.set_weight_device(Some(list));
+    }
+    let upsert = |cur: &Option<Vec<LinuxThrottleDevice>>, new: &Option<Vec<LinuxThrottleDevice>>| {
+        let mut list = cur.clone().unwrap_or_default();
+        for td in new.iter().flatten() {
+            match list.iter_mut().rev().find(|d| d.major() == td.major() && d.minor() == td.minor()) {
+                Some(d) => {
+                    let v = serde_json::json!({"major": d.major(), "minor": d.minor(), "rate": td.rate()});
+                    if let Ok(nd) = serde_json::from_value(v) {
+                        *d = nd;
+                    }
+                }
+                None => list.push(*td),
+            }
+        }
+        (!list.is_empty()).then_some(list)
+    };
+    b.set_throttle_read_bps_device(upsert(b.throttle_read_bps_device(), c.throttle_read_bps_device()));
+    b.set_throttle_write_bps_device(upsert(b.throttle_write_bps_device(), c.throttle_write_bps_device()));
+    b.set_throttle_read_iops_device(upsert(b.throttle_read_iops_device(), c.throttle_read_iops_device()));
+    b.set_throttle_write_iops_device(upsert(b.throttle_write_iops_device(), c.throttle_write_iops_device()));
+    b
 }
 
 #[cfg(test)]
@@ -201,6 +249,26 @@ mod tests {
         let m = merge_resources(&cur, &res(r#"{"unified":{"memory.high":"2G"}}"#));
         let u = m.unified().as_ref().unwrap();
         assert_eq!((u["memory.high"].as_str(), u["io.weight"].as_str()), ("2G", "50"));
+    }
+
+    #[test]
+    fn merge_blkio_upserts_devices_as_runc() {
+        let cur =
+            res(r#"{"blockIO":{"weight":100,"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":10},{"major":8,"minor":16,"rate":20}],
+                "weightDevice":[{"major":8,"minor":0,"weight":300}]}}"#);
+        let m = merge_resources(
+            &cur,
+            &res(r#"{"blockIO":{"throttleReadBpsDevice":[{"major":8,"minor":16,"rate":99},{"major":9,"minor":0,"rate":5}],
+                "weightDevice":[{"major":8,"minor":0,"leafWeight":50}]}}"#),
+        );
+        let b = m.block_io().as_ref().unwrap();
+        assert_eq!(b.weight(), Some(100));
+        let rates: Vec<(i64, i64, u64)> =
+            b.throttle_read_bps_device().as_ref().unwrap().iter().map(|t| (t.major(), t.minor(), t.rate())).collect();
+        assert_eq!(rates, vec![(8, 0, 10), (8, 16, 99), (9, 0, 5)]);
+        let wd = &b.weight_device().as_ref().unwrap()[0];
+        assert_eq!((wd.weight(), wd.leaf_weight()), (Some(300), Some(50)));
+        assert!(b.throttle_write_bps_device().is_none());
     }
 
     #[test]

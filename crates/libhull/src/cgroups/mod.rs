@@ -11,6 +11,7 @@
 //! House rule: hull creates cgroups below any cgroup and removes those it created; it never
 //! changes the settings of, or removes, a cgroup it did not create.
 
+mod devices;
 mod layout;
 mod v1;
 mod v2;
@@ -26,7 +27,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxHugepageLimit, LinuxRdma, LinuxResources, LinuxThrottleDevice};
 
 use layout::Kind;
 
@@ -52,13 +53,19 @@ pub enum CgroupError {
     NoCgroupFs { path: PathBuf },
     #[error("cgroup {path}: {reason}")]
     Freeze { path: PathBuf, reason: String },
+    /// Loading or attaching the cgroup v2 device program (`what` is the bpf(2) command).
+    #[error("linux.resources.devices: {what} for cgroup {path}: {source}")]
+    Bpf { path: PathBuf, what: String, source: std::io::Error },
 }
 
 impl CgroupError {
     /// The kernel said no for lack of rights (not delegated to an unprivileged user).
     pub fn is_access_denied(&self) -> bool {
         let src = match self {
-            CgroupError::Io { source, .. } | CgroupError::Write { source, .. } | CgroupError::Join { source, .. } => source,
+            CgroupError::Io { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Join { source, .. }
+            | CgroupError::Bpf { source, .. } => source,
             _ => return false,
         };
         matches!(src.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS))
@@ -88,10 +95,9 @@ impl CgroupManager {
         Ok(Self { paths, created: Vec::new() })
     }
 
-    /// Checks `linux.resources` against what this host supports, before any side effect.
-    ///
-    /// Refuses only what runc refuses, or what the kernel would refuse anyway half-way
-    /// through setting up a container.
+    /// Checks `linux.resources` against the host's layout (v1, hybrid or v2), before any side
+    /// effect: values no kernel takes, device rules that do not add up, unified keys of the
+    /// wrong form, v1-only fields on v2. `check_host` then checks the controllers.
     pub fn validate(resources: &LinuxResources) -> Result<(), CgroupError> {
         // Without a readable mountinfo the layout-specific checks are skipped; `new` reports
         // the real problem.
@@ -198,9 +204,10 @@ impl CgroupManager {
     /// Writes the limits.
     ///
     /// Call it before the first process joins (realtime CPU bandwidth must be in place before a
-    /// SCHED_RR/FIFO process enters a v1 cpu cgroup). On v1 the devices cgroup gets the complete
-    /// policy every time (deny all, the config's rules in order, then runc's default allowed
-    /// devices), so a later update must pass the full `linux.resources.devices` again.
+    /// SCHED_RR/FIFO process enters a v1 cpu cgroup). The device policy is complete every time
+    /// (deny all, the config's rules in order, then runc's default allowed devices): on v1
+    /// written to devices.deny/allow, on v2 an eBPF program that replaces the one attached
+    /// before (see `devices`).
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         if self.is_unified() {
             match self.paths.get("") {
@@ -208,8 +215,12 @@ impl CgroupManager {
                 None => Ok(()),
             }
         } else {
-            // TODO(cgroups issue): hugetlb limits in the unified hierarchy of a hybrid host.
-            v1::apply(&self.paths, resources)
+            let (v1_part, hugetlb_v2) = self.split_hybrid(resources);
+            v1::apply(&self.paths, &v1_part)?;
+            match hugetlb_v2 {
+                Some(dir) => v2::apply_hugetlb_only(dir, resources),
+                None => Ok(()),
+            }
         }
     }
 
@@ -221,12 +232,94 @@ impl CgroupManager {
         r.set_devices(None);
         if self.is_unified() {
             match self.paths.get("") {
-                Some(dir) => v2::apply(dir, &r),
+                Some(dir) => v2::apply_limits(dir, &r),
                 None => Ok(()),
             }
         } else {
-            v1::apply_limits(&self.paths, &r)
+            let (v1_part, hugetlb_v2) = self.split_hybrid(&r);
+            v1::apply_limits(&self.paths, &v1_part)?;
+            match hugetlb_v2 {
+                Some(dir) => v2::apply_hugetlb_only(dir, &r),
+                None => Ok(()),
+            }
         }
+    }
+
+    /// On a v1 or hybrid host: the resources for the v1 hierarchies, and the cgroup2 directory
+    /// that takes hugepageLimits instead when hugetlb is not a v1 hierarchy but cgroup2 is
+    /// mounted beside them (then the v1 part has no hugepage limits).
+    fn split_hybrid(&self, r: &LinuxResources) -> (LinuxResources, Option<&PathBuf>) {
+        let mut v1_part = r.clone();
+        let asks = r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty());
+        match self.paths.get("") {
+            Some(dir) if asks && !self.paths.contains_key("hugetlb") => {
+                v1_part.set_hugepage_limits(None);
+                (v1_part, Some(dir))
+            }
+            _ => (v1_part, None),
+        }
+    }
+
+    /// Checks `r` against this host's controllers, before any side effect: a field whose
+    /// controller the host does not have at all is refused, naming the field. (Whether a
+    /// controller that exists is delegated to the container's cgroup shows only once the
+    /// cgroup exists: `apply` names the field then, and `create` undoes what it did.)
+    ///
+    /// runc differs per field (it fails writing some, ignores others); hull refuses every
+    /// limit it cannot apply, since a container that runs without an asked-for limit is
+    /// worse than one that does not start.
+    pub fn check_host(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        let v2_root = self.paths.get("").map(|d| v2_root_controllers(d));
+        let v2_has = |c: &str| v2_root.as_ref().is_some_and(|set| set.iter().any(|x| x == c));
+        let has = |c: &str| if self.is_unified() { v2_has(c) } else { self.paths.contains_key(c) };
+        let absent = |field: String, what: &str| {
+            Err(CgroupError::Invalid { field, reason: format!("{what} is not available on this host (not mounted or not in the kernel)") })
+        };
+        let hugetlb = |c: &str| if self.is_unified() { v2_has(c) } else { self.paths.contains_key(c) || v2_has(c) };
+        for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+            if !hugetlb("hugetlb") {
+                return absent(format!("linux.resources.hugepageLimits[{i}]"), "the hugetlb controller");
+            }
+            let sizes = host_hugepage_sizes();
+            if !sizes.is_empty() && !sizes.iter().any(|s| s == h.page_size()) {
+                return Err(CgroupError::Invalid {
+                    field: format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                    reason: format!("{:?}: this host has huge pages of {} only", h.page_size(), sizes.join(", ")),
+                });
+            }
+        }
+        if let Some(n) = r.network() {
+            let (cls, prio) = if self.is_unified() {
+                // cgroup v2 has no net_cls/net_prio (runc ignores both there).
+                (false, false)
+            } else {
+                (self.paths.contains_key("net_cls"), self.paths.contains_key("net_prio"))
+            };
+            if n.class_id().is_some() && !cls {
+                return absent("linux.resources.network.classID".into(), "the net_cls controller (cgroup v1 only)");
+            }
+            if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) && !prio {
+                return absent("linux.resources.network.priorities".into(), "the net_prio controller (cgroup v1 only)");
+            }
+        }
+        if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) && !has("rdma") {
+            return absent("linux.resources.rdma".into(), "the rdma controller");
+        }
+        if r.block_io().as_ref().is_some_and(|b| !blkio_is_empty(b)) && !has(if self.is_unified() { "io" } else { "blkio" }) {
+            return absent("linux.resources.blockIO".into(), if self.is_unified() { "the io controller" } else { "the blkio controller" });
+        }
+        if self.is_unified() {
+            if let Some(u) = r.unified() {
+                for k in u.keys() {
+                    if let Some((ctrl, _)) = k.split_once('.').filter(|(c, _)| *c != "cgroup") {
+                        if !v2_has(ctrl) {
+                            return absent(format!("linux.resources.unified[{k:?}]"), &format!("the {ctrl} controller"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The pids in the container's cgroup, including its child cgroups.
@@ -368,34 +461,230 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
             }
         }
     }
-    for (i, d) in r.devices().iter().flatten().enumerate() {
-        if let Some(t) = d.typ() {
-            if v1::device_type(t).is_none() {
-                return invalid(
-                    &format!("linux.resources.devices[{i}].type"),
-                    format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()),
-                );
-            }
-        }
-        match d.access().as_deref() {
-            None | Some("") => return invalid(&format!("linux.resources.devices[{i}].access"), "must not be empty".into()),
-            Some(a) if !a.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) => {
-                return invalid(&format!("linux.resources.devices[{i}].access"), format!("{a:?} may only contain r, w and m"));
-            }
-            Some(_) => {}
-        }
-    }
+    // The rules, and what they add up to (a hole punched in a wildcard rule is refused).
+    devices::Policy::from_rules(&devices::rules(r)?)?;
     if let Some(u) = r.unified() {
         if !u.is_empty() && kind.is_some() && !unified {
             return invalid("linux.resources.unified", "needs a pure cgroup v2 host (cgroup v1 does not support unified resources)".into());
         }
-        for k in u.keys() {
-            if k.is_empty() || k.contains('/') || k == "." || k == ".." {
-                return invalid(&format!("linux.resources.unified[{k:?}]"), "must be a cgroup file name".into());
+        let mut keys: Vec<&String> = u.keys().collect();
+        keys.sort();
+        for k in keys {
+            if let Err(reason) = unified_key_ok(k) {
+                return invalid(&format!("linux.resources.unified[{k:?}]"), reason);
             }
         }
     }
+    if let Some(b) = r.block_io() {
+        validate_blkio(b)?;
+        let leaf =
+            b.leaf_weight().is_some_and(|w| w != 0) || b.weight_device().iter().flatten().any(|w| w.leaf_weight().is_some_and(|w| w != 0));
+        if unified && leaf {
+            // runc ignores them there; a limit asked for and not applied is refused instead.
+            return invalid("linux.resources.blockIO.leafWeight", "cgroup v2 has no leaf weights (a CFQ feature of cgroup v1)".into());
+        }
+    }
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        if !valid_page_size(h.page_size()) {
+            return invalid(
+                &format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                format!("{:?} is not a huge page size (a number and KB, MB, GB, TB or PB: \"2MB\")", h.page_size()),
+            );
+        }
+        if h.limit() < -1 {
+            return invalid(
+                &format!("linux.resources.hugepageLimits[{i}].limit"),
+                format!("{} is negative (only -1, unlimited, is allowed)", h.limit()),
+            );
+        }
+    }
+    if let Some(n) = r.network() {
+        for (i, p) in n.priorities().iter().flatten().enumerate() {
+            if p.name().is_empty() || p.name().len() > 15 || p.name().chars().any(|c| c.is_whitespace() || c == '/' || c == ':') {
+                return invalid(
+                    &format!("linux.resources.network.priorities[{i}].name"),
+                    format!("{:?} is not a network interface name", p.name()),
+                );
+            }
+        }
+        if unified && (n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())) {
+            let f = if n.class_id().is_some() { "linux.resources.network.classID" } else { "linux.resources.network.priorities" };
+            return invalid(f, "cgroup v2 has no net_cls/net_prio controllers (use eBPF or nftables on the cgroup instead)".into());
+        }
+    }
+    for dev in r.rdma().iter().flat_map(|m| m.keys()) {
+        if dev.is_empty() || dev.chars().any(|c| c.is_whitespace() || c == '/') {
+            return invalid(&format!("linux.resources.rdma[{dev:?}]"), "is not an RDMA device name".into());
+        }
+    }
+    if let Some(idle) = r.cpu().as_ref().and_then(|c| c.idle()) {
+        if !(0..=1).contains(&idle) {
+            return invalid("linux.resources.cpu.idle", format!("{idle} is out of range (0 or 1)"));
+        }
+    }
     Ok(())
+}
+
+/// "2MB", "64KB", "1GB": digits and a unit, as hugetlb's file names spell sizes.
+fn valid_page_size(s: &str) -> bool {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+        && ["KB", "MB", "GB", "TB", "PB"].contains(&unit)
+}
+
+/// Weights in the kernel's range [10, 1000] (0 is unset); device numbers not negative.
+fn validate_blkio(b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    let weight = |field: String, w: Option<u16>| match w {
+        Some(w) if w != 0 && !(10..=1000).contains(&w) => {
+            Err(CgroupError::Invalid { field, reason: format!("{w} is out of range (10-1000)") })
+        }
+        _ => Ok(()),
+    };
+    let device = |field: String, major: i64, minor: i64| {
+        if major < 0 || minor < 0 || major > u32::MAX as i64 || minor > u32::MAX as i64 {
+            Err(CgroupError::Invalid { field, reason: format!("{major}:{minor} is not a device number") })
+        } else {
+            Ok(())
+        }
+    };
+    weight("linux.resources.blockIO.weight".into(), b.weight())?;
+    weight("linux.resources.blockIO.leafWeight".into(), b.leaf_weight())?;
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let f = format!("linux.resources.blockIO.weightDevice[{i}]");
+        device(f.clone(), d.major(), d.minor())?;
+        weight(format!("{f}.weight"), d.weight())?;
+        weight(format!("{f}.leafWeight"), d.leaf_weight())?;
+    }
+    for (name, list, _) in throttle_lists(b) {
+        for (i, t) in list.iter().enumerate() {
+            device(format!("linux.resources.blockIO.{name}[{i}]"), t.major(), t.minor())?;
+        }
+    }
+    Ok(())
+}
+
+/// The controllers of the cgroup2 root above `dir` (the topmost ancestor with a
+/// cgroup.controllers): what the host has, whatever is delegated below it.
+fn v2_root_controllers(dir: &Path) -> Vec<String> {
+    let root = dir.ancestors().filter(|a| a.join("cgroup.controllers").exists()).last();
+    root.and_then(|r| fs::read_to_string(r.join("cgroup.controllers")).ok())
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The huge page sizes of this host as hugetlb spells them ("2MB", "1GB"), from
+/// /sys/kernel/mm/hugepages/hugepages-<kB>kB.
+fn host_hugepage_sizes() -> Vec<String> {
+    let Ok(rd) = fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
+    let mut sizes: Vec<u64> =
+        rd.flatten().filter_map(|e| e.file_name().to_str()?.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()).collect();
+    sizes.sort_unstable();
+    sizes.into_iter().map(hugepage_name).collect()
+}
+
+/// A size in KiB as the kernel names hugetlb files: the largest unit that divides it.
+fn hugepage_name(kb: u64) -> String {
+    let units = ["KB", "MB", "GB", "TB", "PB"];
+    let (mut v, mut u) = (kb, 0);
+    while v >= 1024 && v % 1024 == 0 && u + 1 < units.len() {
+        v /= 1024;
+        u += 1;
+    }
+    format!("{v}{}", units[u])
+}
+
+/// A `unified` key hull writes: a plain file name of the form CONTROLLER.PARAMETER, and not
+/// one of the files that move processes or change the cgroup itself rather than set a
+/// limit (hull manages those; writing cgroup.procs from a config would pull arbitrary host
+/// processes into the container's cgroup).
+fn unified_key_ok(k: &str) -> Result<(), String> {
+    const MANAGED: &[&str] = &[
+        "cgroup.procs",
+        "cgroup.threads",
+        "cgroup.subtree_control",
+        "cgroup.type",
+        "cgroup.freeze",
+        "cgroup.kill",
+        "cgroup.events",
+        "cgroup.controllers",
+    ];
+    if k.is_empty() || k.contains('/') || k.contains('\0') || k == "." || k == ".." {
+        return Err("must be a cgroup file name (no path separators)".into());
+    }
+    match k.split_once('.') {
+        Some((c, p)) if !c.is_empty() && !p.is_empty() => {}
+        _ => return Err("must be of the form CONTROLLER.PARAMETER (e.g. memory.high)".into()),
+    }
+    if MANAGED.contains(&k) {
+        return Err(format!("{k} is managed by the runtime, not a resource limit"));
+    }
+    Ok(())
+}
+
+/// Whether `b` asks for nothing (0 weights are "unset", as in runc).
+fn blkio_is_empty(b: &LinuxBlockIo) -> bool {
+    b.weight().unwrap_or(0) == 0
+        && b.leaf_weight().unwrap_or(0) == 0
+        && b.weight_device().as_ref().is_none_or(|v| v.is_empty())
+        && throttle_lists(b).iter().all(|(_, l, _)| l.is_empty())
+}
+
+/// The four throttle lists as (JSON name, entries, v1 file stem).
+fn throttle_lists(b: &LinuxBlockIo) -> [(&'static str, &[LinuxThrottleDevice], &'static str); 4] {
+    [
+        ("throttleReadBpsDevice", list(b.throttle_read_bps_device()), "read_bps"),
+        ("throttleWriteBpsDevice", list(b.throttle_write_bps_device()), "write_bps"),
+        ("throttleReadIOPSDevice", list(b.throttle_read_iops_device()), "read_iops"),
+        ("throttleWriteIOPSDevice", list(b.throttle_write_iops_device()), "write_iops"),
+    ]
+}
+
+fn list(v: &Option<Vec<LinuxThrottleDevice>>) -> &[LinuxThrottleDevice] {
+    v.as_deref().unwrap_or(&[])
+}
+
+/// The rdma.max line of one device ("mlx4_0 hca_handle=2 hca_object=max"; unset is "max").
+fn rdma_line(dev: &str, l: &LinuxRdma) -> String {
+    let v = |n: Option<u32>| n.map_or_else(|| "max".to_string(), |n| n.to_string());
+    format!("{dev} hca_handle={} hca_object={}", v(l.hca_handles()), v(l.hca_objects()))
+}
+
+/// The hugetlb limit `h` (`suffix` is ".limit_in_bytes" on v1, ".max" on v2), and the same
+/// for reservations (`hugetlb.<size>.rsvd<suffix>`, kernel >= 5.7) where the kernel has them,
+/// as runc does: a limit on faults alone can be dodged by reserving.
+fn write_hugetlb(dir: &Path, h: &LinuxHugepageLimit, suffix: &str, field: &str) -> Result<(), CgroupError> {
+    // -1 is unlimited (validated: nothing below it).
+    let v = if h.limit() < 0 {
+        if suffix == ".max" {
+            "max".to_string()
+        } else {
+            "-1".to_string()
+        }
+    } else {
+        h.limit().to_string()
+    };
+    let file = format!("hugetlb.{}{suffix}", h.page_size());
+    match write_raw(&dir.join(&file), &v) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(CgroupError::Invalid {
+                field: format!("{field}.pageSize"),
+                reason: format!("{} does not exist: no {} huge pages on this host", dir.join(&file).display(), h.page_size()),
+            })
+        }
+        Err(e) => return Err(write_error(dir, &file, &v, field, e)),
+    }
+    let rsvd = format!("hugetlb.{}.rsvd{suffix}", h.page_size());
+    match write_raw(&dir.join(&rsvd), &v) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(write_error(dir, &rsvd, &v, field, e)),
+    }
 }
 
 fn read_proc(path: &str) -> Result<String, CgroupError> {

@@ -241,6 +241,94 @@ fn cgroups_conversions() {
     assert!(v2::swap_max(300, 100).is_err());
 }
 
+/// The tables of runc's own unit tests (opencontainers/cgroups utils_test.go:
+/// TestConvertCPUSharesToCgroupV2Value, TestConvertMemorySwapToCgroupV2Value,
+/// TestConvertBlkIOToIOWeightValue), value for value.
+#[test]
+fn cgroups_conversions_match_runcs_tables() {
+    for (shares, weight) in [(0, 0), (1, 1), (2, 1), (3, 2), (1024, 100), (262_143, 10_000), (262_144, 10_000), (262_145, 10_000)] {
+        assert_eq!(v2::shares_to_weight(shares), weight, "cpu.shares {shares}");
+    }
+    // (memory+swap, memory) -> memory.swap.max, or an error.
+    for (memswap, memory, want) in [
+        (0, 0, Some(0)),
+        (-1, 0, Some(-1)),
+        (300, -1, Some(300)),
+        (-1, -1, Some(-1)),
+        (-2, 0, None),
+        (-1, 1000, Some(-1)),
+        (1000, 1000, Some(0)),
+        (500, 200, Some(300)),
+        (300, 400, None),
+        (300, 0, None),
+        (300, -300, None),
+    ] {
+        assert_eq!(v2::swap_max(memory, memswap).ok(), want, "memory+swap {memswap}, memory {memory}");
+    }
+    for (blkio, io) in [(0, 0), (10, 1), (1000, 10_000)] {
+        assert_eq!(v2::blkio_to_io_weight(blkio), io, "blkio weight {blkio}");
+    }
+}
+
+#[test]
+fn cgroups_validate_new_fields() {
+    let v1 = Some(Kind::V1);
+    let v2 = Some(Kind::Unified);
+    let ok = res(r#"{"blockIO":{"weight":500,"leafWeight":10,"weightDevice":[{"major":8,"minor":0,"weight":1000}],
+            "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}]},
+            "hugepageLimits":[{"pageSize":"2MB","limit":4194304},{"pageSize":"1GB","limit":-1}],
+            "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]},
+            "rdma":{"mlx5_0":{"hcaHandles":3}},"cpu":{"idle":1}}"#);
+    validate_for(v1, &ok).unwrap();
+    for (json, field) in [
+        (r#"{"blockIO":{"weight":5}}"#, "linux.resources.blockIO.weight"),
+        (r#"{"blockIO":{"leafWeight":1001}}"#, "linux.resources.blockIO.leafWeight"),
+        (r#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":2000}]}}"#, "linux.resources.blockIO.weightDevice[0].weight"),
+        (r#"{"blockIO":{"weightDevice":[{"major":-1,"minor":0,"weight":20}]}}"#, "linux.resources.blockIO.weightDevice[0]"),
+        (
+            r#"{"blockIO":{"throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":1},{"major":8,"minor":-1,"rate":1}]}}"#,
+            "linux.resources.blockIO.throttleWriteIOPSDevice[1]",
+        ),
+        (r#"{"hugepageLimits":[{"pageSize":"2M","limit":1}]}"#, "linux.resources.hugepageLimits[0].pageSize"),
+        (r#"{"hugepageLimits":[{"pageSize":"../2MB","limit":1}]}"#, "linux.resources.hugepageLimits[0].pageSize"),
+        (r#"{"hugepageLimits":[{"pageSize":"2MB","limit":-2}]}"#, "linux.resources.hugepageLimits[0].limit"),
+        (r#"{"network":{"priorities":[{"name":"eth 0","priority":1}]}}"#, "linux.resources.network.priorities[0].name"),
+        (r#"{"rdma":{"a/b":{"hcaHandles":1}}}"#, "linux.resources.rdma[\"a/b\"]"),
+        (r#"{"cpu":{"idle":2}}"#, "linux.resources.cpu.idle"),
+    ] {
+        assert_eq!(invalid_field(validate_for(v1, &res(json))), field, "{json}");
+    }
+    // cgroup v2: no net_cls/net_prio; unified keys of the right form only.
+    assert_eq!(invalid_field(validate_for(v2, &res(r#"{"network":{"classID":1}}"#))), "linux.resources.network.classID");
+    assert_eq!(invalid_field(validate_for(v2, &res(r#"{"blockIO":{"leafWeight":100}}"#))), "linux.resources.blockIO.leafWeight");
+    assert_eq!(
+        invalid_field(validate_for(v2, &res(r#"{"network":{"priorities":[{"name":"","priority":1}]}}"#))),
+        "linux.resources.network.priorities[0].name"
+    );
+    for (key, ok) in [
+        ("memory.high", true),
+        ("cgroup.max.depth", true),
+        ("memory", false),
+        (".high", false),
+        ("cgroup.procs", false),
+        ("cgroup.kill", false),
+        (r"a\u0000.b", false),
+    ] {
+        let r = res(&format!(r#"{{"unified":{{"{key}":"1"}}}}"#));
+        assert_eq!(validate_for(v2, &r).is_ok(), ok, "unified key {key:?}");
+    }
+}
+
+#[test]
+fn cgroups_hugepage_names() {
+    assert_eq!(hugepage_name(2048), "2MB");
+    assert_eq!(hugepage_name(1_048_576), "1GB");
+    assert_eq!(hugepage_name(64), "64KB");
+    assert_eq!(hugepage_name(32 * 1024), "32MB");
+    assert!(valid_page_size("2MB") && valid_page_size("16GB") && valid_page_size("64KB"));
+    assert!(!valid_page_size("2mb") && !valid_page_size("MB") && !valid_page_size("02MB") && !valid_page_size("2 MB"));
+}
+
 #[test]
 fn cgroups_device_rules() {
     let r = res(
@@ -249,17 +337,17 @@ fn cgroups_device_rules() {
     let rules = v1::device_rules(&r).unwrap();
     let flat: Vec<String> = rules.iter().map(|(f, r, _)| format!("{f} {r}")).collect();
     assert_eq!(flat[0], "devices.deny a");
-    assert_eq!(flat[1], "devices.deny a *:* rwm");
+    assert_eq!(flat[1], "devices.deny a");
     assert_eq!(flat[2], "devices.allow c 1:3 rw");
     assert_eq!(flat[3], "devices.allow b 8:* r");
     assert_eq!(flat[4], "devices.deny c *:* m");
     assert_eq!(rules[2].2, "linux.resources.devices[1]");
-    assert_eq!(flat.len(), 5 + v1::DEFAULT_ALLOWED.len());
+    assert_eq!(flat.len(), 5 + devices::DEFAULT_ALLOWED.len());
     assert!(flat.contains(&"devices.allow c 1:3 rwm".to_string()));
     // No rules at all: still an allow-list of the defaults, as under runc.
     let rules = v1::device_rules(&LinuxResources::default()).unwrap();
     assert_eq!(rules[0].1, "a");
-    assert_eq!(rules.len(), 1 + v1::DEFAULT_ALLOWED.len());
+    assert_eq!(rules.len(), 1 + devices::DEFAULT_ALLOWED.len());
 }
 
 #[test]
@@ -559,4 +647,66 @@ fn cgroups_v2_on_the_unified_hierarchy() {
     for d in &m.created {
         assert!(!d.exists(), "{} still exists", d.display());
     }
+}
+
+/// Opens `dev` (`<` for reading, `>` for writing) from a shell that first moves itself into
+/// `dir`; the error is the shell's stderr.
+fn open_in_cgroup(dir: &Path, how: char, dev: &str) -> Result<(), String> {
+    let script = format!("echo $$ > {}/cgroup.procs && : {how} {dev}", dir.display());
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn cgroups_v2_device_program_is_enforced_and_replaced() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    // A cgroup2 directory is all the program needs, also on a hybrid host (the kernel asks the
+    // program before the v1 devices controller).
+    let host = host_layout();
+    let Some(h) = host.hierarchies.iter().find(|h| h.is_v2()).cloned() else {
+        eprintln!("SKIPPED: no cgroup2 mount");
+        return;
+    };
+    let l = Layout { kind: Kind::Unified, hierarchies: vec![h.clone()] };
+    let path = unique_path();
+    let mut clean = Cleanup::default();
+    let mut m = CgroupManager::with_layout(&l, Some(Path::new(&path)), "x").unwrap();
+    m.create().unwrap();
+    clean.managers.push(m.clone());
+    let dir = m.paths[""].clone();
+    let attached = || {
+        let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        crate::sys::bpf_prog_query(std::os::fd::AsFd::as_fd(&fd), crate::sys::BPF_CGROUP_DEVICE).unwrap()
+    };
+
+    // runc's defaults only: /dev/null yes, /dev/kmsg (1:11) no.
+    m.apply(&LinuxResources::default()).unwrap();
+    assert_eq!(attached().len(), 1);
+    open_in_cgroup(&dir, '<', "/dev/null").unwrap();
+    let e = open_in_cgroup(&dir, '<', "/dev/kmsg").unwrap_err();
+    assert!(e.contains("Operation not permitted"), "{e}");
+
+    // Applied again with /dev/kmsg readable only: one program still, the new one.
+    m.apply(&res(r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":11,"access":"r"}]}"#)).unwrap();
+    assert_eq!(attached().len(), 1, "the earlier program is detached");
+    open_in_cgroup(&dir, '<', "/dev/kmsg").unwrap();
+    let e = open_in_cgroup(&dir, '>', "/dev/kmsg").unwrap_err();
+    assert!(e.contains("Operation not permitted"), "{e}");
+
+    // A deny-list that takes /dev/null away: runc's defaults come last and give it back.
+    m.apply(&res(r#"{"devices":[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#)).unwrap();
+    open_in_cgroup(&dir, '<', "/dev/null").unwrap();
+    open_in_cgroup(&dir, '<', "/dev/kmsg").unwrap();
+
+    // Wait for the shells to be gone from the cgroup, then remove it.
+    assert!(m.pids().unwrap().is_empty());
+    m.destroy().unwrap();
+    assert!(!dir.exists());
 }

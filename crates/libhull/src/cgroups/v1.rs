@@ -5,9 +5,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxCpu, LinuxDeviceType, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{deferrable, read_file, write_error, write_file, write_raw, CgroupError};
+use super::{deferrable, devices, read_file, write_error, write_file, write_raw, CgroupError};
 
 /// The directory of `controller`, or a clear error naming `field` that asked for it.
 fn need<'a>(paths: &'a BTreeMap<String, PathBuf>, controller: &str, field: &str) -> Result<&'a Path, CgroupError> {
@@ -39,19 +39,97 @@ pub(super) fn apply_limits(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources
         let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
         write_file(dir, "pids.max", &v, "linux.resources.pids.limit")?;
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|&w| w != 0) {
-        let f = "linux.resources.blockIO.weight";
-        let dir = need(paths, "blkio", f)?;
-        // CFQ's file, or BFQ's where the kernel has no CFQ (as runc picks it).
-        let file = if dir.join("blkio.weight").exists() { "blkio.weight" } else { "blkio.bfq.weight" };
-        write_file(dir, file, &w.to_string(), f)?;
+    if let Some(b) = r.block_io() {
+        apply_blkio(paths, b)?;
     }
-    // TODO(cgroups issue): the rest of blockIO, hugepageLimits, network (net_cls/net_prio)
-    // and rdma are not written yet.
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        let f = format!("linux.resources.hugepageLimits[{i}]");
+        let dir = need(paths, "hugetlb", &f)?;
+        super::write_hugetlb(dir, h, ".limit_in_bytes", &f)?;
+    }
+    if let Some(n) = r.network() {
+        if let Some(id) = n.class_id() {
+            let f = "linux.resources.network.classID";
+            write_file(need(paths, "net_cls", f)?, "net_cls.classid", &id.to_string(), f)?;
+        }
+        for (i, p) in n.priorities().iter().flatten().enumerate() {
+            let f = format!("linux.resources.network.priorities[{i}]");
+            write_file(need(paths, "net_prio", &f)?, "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()), &f)?;
+        }
+    }
+    if let Some(rdma) = r.rdma() {
+        let mut devs: Vec<_> = rdma.iter().collect();
+        devs.sort_by(|a, b| a.0.cmp(b.0));
+        for (dev, l) in devs {
+            let f = format!("linux.resources.rdma[{dev:?}]");
+            write_file(need(paths, "rdma", &f)?, "rdma.max", &super::rdma_line(dev, l), &f)?;
+        }
+    }
+    Ok(())
+}
+
+/// blkio: weights (CFQ's files, or BFQ's where the kernel has no CFQ, as runc picks them) and
+/// the four throttle lists, one write a device.
+fn apply_blkio(paths: &BTreeMap<String, PathBuf>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    if super::blkio_is_empty(b) {
+        return Ok(());
+    }
+    let dir = need(paths, "blkio", "linux.resources.blockIO")?;
+    let cfq = dir.join("blkio.weight").exists();
+    let (weight, weight_device) =
+        if cfq { ("blkio.weight", "blkio.weight_device") } else { ("blkio.bfq.weight", "blkio.bfq.weight_device") };
+    // A missing file is a scheduler the kernel does not have: say which field needs it.
+    let write = |file: &str, v: &str, field: &str| match write_raw(&dir.join(file), v) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(CgroupError::Invalid {
+            field: field.into(),
+            reason: format!("{} does not exist (this kernel's I/O schedulers do not support it)", dir.join(file).display()),
+        }),
+        // BFQ's per-device weight on a device that uses another scheduler.
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Err(CgroupError::Invalid {
+            field: field.into(),
+            reason: format!(
+                "writing {v:?} to {}: the device does not use the I/O scheduler this file belongs to",
+                dir.join(file).display()
+            ),
+        }),
+        Err(e) => Err(write_error(dir, file, v, field, e)),
+    };
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
+        write(weight, &w.to_string(), "linux.resources.blockIO.weight")?;
+    }
+    if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
+        write("blkio.leaf_weight", &w.to_string(), "linux.resources.blockIO.leafWeight")?;
+    }
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        if let Some(w) = d.weight().filter(|&w| w != 0) {
+            write(
+                weight_device,
+                &format!("{}:{} {w}", d.major(), d.minor()),
+                &format!("linux.resources.blockIO.weightDevice[{i}].weight"),
+            )?;
+        }
+        if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
+            let f = format!("linux.resources.blockIO.weightDevice[{i}].leafWeight");
+            write("blkio.leaf_weight_device", &format!("{}:{} {w}", d.major(), d.minor()), &f)?;
+        }
+    }
+    for (name, list, file) in super::throttle_lists(b) {
+        let file = format!("blkio.throttle.{file}_device");
+        for (i, t) in list.iter().enumerate() {
+            write(&file, &format!("{}:{} {}", t.major(), t.minor(), t.rate()), &format!("linux.resources.blockIO.{name}[{i}]"))?;
+        }
+    }
     Ok(())
 }
 
 fn apply_cpu(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), CgroupError> {
+    // The kernel refuses shares while the group is idle: leaving idle goes first, entering it
+    // last (after the shares, which it then overrides).
+    if c.idle() == Some(0) {
+        let f = "linux.resources.cpu.idle";
+        write_file(need(paths, "cpu", f)?, "cpu.idle", "0", f)?;
+    }
     if let Some(shares) = c.shares().filter(|&s| s != 0) {
         let f = "linux.resources.cpu.shares";
         let dir = need(paths, "cpu", f)?;
@@ -107,7 +185,7 @@ fn apply_cpu(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), Cgro
             write_file(dir, "cpu.rt_period_us", &p, "linux.resources.cpu.realtimePeriod")?;
         }
     }
-    if let Some(idle) = c.idle() {
+    if let Some(idle) = c.idle().filter(|&i| i != 0) {
         let f = "linux.resources.cpu.idle";
         write_file(need(paths, "cpu", f)?, "cpu.idle", &idle.to_string(), f)?;
     }
@@ -203,57 +281,15 @@ fn set_swap(dir: &Path, swap: i64) -> Result<(), CgroupError> {
     write_file(dir, MEMSW_LIMIT, &swap.to_string(), "linux.resources.memory.swap")
 }
 
-/// The v1 devices-cgroup letter for a rule's type; None for types a rule cannot have.
-pub(super) fn device_type(t: LinuxDeviceType) -> Option<char> {
-    match t {
-        LinuxDeviceType::A => Some('a'),
-        LinuxDeviceType::B => Some('b'),
-        LinuxDeviceType::C => Some('c'),
-        LinuxDeviceType::U | LinuxDeviceType::P => None,
-    }
-}
-
-/// The rules runc appends to every container's list (its `AllowedDevices`): mknod of any
-/// node, the standard character devices, /dev/pts/*, /dev/ptmx and /dev/net/tun. Kept so a
-/// config that starts with "deny all" behaves as under runc.
-pub(super) const DEFAULT_ALLOWED: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",    // /dev/null
-    "c 1:8 rwm",    // /dev/random
-    "c 1:7 rwm",    // /dev/full
-    "c 5:0 rwm",    // /dev/tty
-    "c 1:5 rwm",    // /dev/zero
-    "c 1:9 rwm",    // /dev/urandom
-    "c 136:* rwm",  // /dev/pts/*
-    "c 5:2 rwm",    // /dev/ptmx
-    "c 10:200 rwm", // /dev/net/tun
-];
-
-/// The rules to write, in order, as (file, rule). runc computes the target state starting
-/// from "deny everything" (an allow-list), so hull starts with `a` denied, then replays the
-/// config's rules (an `allow a` among them turns it into a deny-list), then runc's defaults.
-/// The third item is the JSON field the rule comes from, for errors.
+/// The rules to write, in order, as (file, rule, JSON field of the rule). runc computes the
+/// target state starting from "deny everything" (an allow-list), so hull starts with `a`
+/// denied, then replays the config's rules (an `allow a` among them turns it into a
+/// deny-list), then runc's defaults; the kernel adds them up as `devices::Policy` does.
 pub(super) fn device_rules(r: &LinuxResources) -> Result<Vec<(&'static str, String, String)>, CgroupError> {
-    const FIELD: &str = "linux.resources.devices";
-    let mut out = vec![("devices.deny", "a".to_string(), FIELD.to_string())];
-    for (i, d) in r.devices().iter().flatten().enumerate() {
-        let t = match d.typ() {
-            None => 'a',
-            Some(t) => device_type(t).ok_or_else(|| CgroupError::Invalid {
-                field: format!("linux.resources.devices[{i}].type"),
-                reason: format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()),
-            })?,
-        };
-        let num = |n: Option<i64>| n.filter(|&n| n >= 0).map_or_else(|| "*".to_string(), |n| n.to_string());
-        let access = d.access().as_deref().unwrap_or("");
-        if access.is_empty() {
-            return Err(CgroupError::Invalid { field: format!("linux.resources.devices[{i}].access"), reason: "must not be empty".into() });
-        }
-        let file = if d.allow() { "devices.allow" } else { "devices.deny" };
-        out.push((file, format!("{t} {}:{} {access}", num(d.major()), num(d.minor())), format!("{FIELD}[{i}]")));
+    let mut out = vec![("devices.deny", "a".to_string(), "linux.resources.devices".to_string())];
+    for (rule, field) in devices::rules(r)? {
+        out.push((if rule.allow { "devices.allow" } else { "devices.deny" }, rule.v1_line(), field));
     }
-    out.extend(DEFAULT_ALLOWED.iter().map(|r| ("devices.allow", r.to_string(), format!("{FIELD} (runc's default allowed devices)"))));
     Ok(out)
 }
 

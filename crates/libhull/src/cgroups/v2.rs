@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::{deferrable, read_file, write_error, write_file, write_raw, CgroupError};
 
@@ -91,7 +91,14 @@ impl Dir<'_> {
     }
 }
 
+/// Every limit and the device program (a container's first apply).
 pub(super) fn apply(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
+    apply_limits(path, r)?;
+    super::devices::apply_v2(path, r)
+}
+
+/// Every limit but the device program: what `update` changes (as on v1, see there).
+pub(super) fn apply_limits(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     let enabled = read_file(path, "cgroup.controllers")?.split_whitespace().map(str::to_string).collect();
     let d = Dir { path, enabled };
     if let Some(p) = r.pids() {
@@ -107,41 +114,124 @@ pub(super) fn apply(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> 
     if let Some(c) = r.cpu() {
         apply_cpu(&d, c)?;
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|&w| w != 0) {
+    if let Some(b) = r.block_io() {
+        apply_io(&d, b)?;
+    }
+    apply_hugetlb(&d, r)?;
+    if let Some(rdma) = r.rdma() {
+        let mut devs: Vec<_> = rdma.iter().collect();
+        devs.sort_by(|a, b| a.0.cmp(b.0));
+        for (dev, l) in devs {
+            let f = format!("linux.resources.rdma[{dev:?}]");
+            d.need("rdma", &f)?;
+            write_file(path, "rdma.max", &super::rdma_line(dev, l), &f)?;
+        }
+    }
+    if let Some(u) = r.unified() {
+        apply_unified(&d, u)?;
+    }
+    Ok(())
+}
+
+fn apply_hugetlb(d: &Dir<'_>, r: &LinuxResources) -> Result<(), CgroupError> {
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        let f = format!("linux.resources.hugepageLimits[{i}]");
+        d.need("hugetlb", &f)?;
+        super::write_hugetlb(d.path, h, ".max", &f)?;
+    }
+    Ok(())
+}
+
+/// hugepageLimits alone, in the cgroup2 directory `path` of a hybrid host whose hugetlb
+/// controller is not a v1 hierarchy (this machine's layout: cgroup2 holds only hugetlb).
+pub(super) fn apply_hugetlb_only(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
+    if r.hugepage_limits().as_ref().is_none_or(|h| h.is_empty()) {
+        return Ok(());
+    }
+    let enabled = read_file(path, "cgroup.controllers")?.split_whitespace().map(str::to_string).collect();
+    apply_hugetlb(&Dir { path, enabled }, r)
+}
+
+/// `unified`: each key a file of a controller enabled in this cgroup (or a `cgroup.*` limit),
+/// written line by line (a file such as io.max takes one device a write), keys in order.
+/// The key's form was checked by `validate`; the controller is checked here.
+fn apply_unified(d: &Dir<'_>, u: &std::collections::HashMap<String, String>) -> Result<(), CgroupError> {
+    let mut keys: Vec<&String> = u.keys().collect();
+    keys.sort();
+    for k in keys {
+        let field = format!("linux.resources.unified[{k:?}]");
+        super::unified_key_ok(k).map_err(|reason| CgroupError::Invalid { field: field.clone(), reason })?;
+        if let Some((ctrl, _)) = k.split_once('.').filter(|(c, _)| *c != "cgroup") {
+            d.need(ctrl, &field)?;
+        }
+        let lines: Vec<&str> = u[k].lines().filter(|l| !l.trim().is_empty()).collect();
+        // An empty value is still one write (e.g. "" resets some files).
+        for line in if lines.is_empty() { vec![""] } else { lines } {
+            match write_raw(&d.path.join(k), line) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(CgroupError::Invalid {
+                        field,
+                        reason: format!(
+                            "{} does not exist: not a file of the {} controller",
+                            d.path.join(k).display(),
+                            k.split('.').next().unwrap_or(k)
+                        ),
+                    })
+                }
+                Err(e) => return Err(write_error(d.path, k, line, &field, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// blockIO on v2 (runc's choices): the weight to BFQ's io.bfq.weight as is when the kernel has
+/// BFQ, else to io.weight converted (`blkio_to_io_weight`); device weights to io.bfq.weight
+/// ("major:minor weight", kernel >= 5.4); the throttle lists to io.max. (v2 has no leaf
+/// weights: `validate` refuses them, where runc ignores them.)
+fn apply_io(d: &Dir<'_>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    if super::blkio_is_empty(b) {
+        return Ok(());
+    }
+    let path = d.path;
+    d.need("io", "linux.resources.blockIO")?;
+    let bfq = path.join("io.bfq.weight");
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
         let f = "linux.resources.blockIO.weight";
-        d.need("io", f)?;
-        // BFQ takes the v1 weight as is; io.weight has another range (runc's conversion).
-        if path.join("io.bfq.weight").exists() {
+        if bfq.exists() {
             write_file(path, "io.bfq.weight", &w.to_string(), f)?;
         } else {
             write_file(path, "io.weight", &blkio_to_io_weight(w).to_string(), f)?;
         }
     }
-    // TODO(cgroups issue): linux.resources.devices on cgroup v2 needs an eBPF program
-    // (BPF_CGROUP_DEVICE) attached to the cgroup; until it lands device rules are not
-    // enforced on a pure v2 host (the container's device nodes still come only from
-    // linux.devices and the default set).
-    // TODO(cgroups issue): blockIO throttling and device weights (io.max, io.bfq.weight
-    // per device), hugepageLimits, rdma.
-    if let Some(u) = r.unified() {
-        let mut keys: Vec<&String> = u.keys().collect();
-        keys.sort();
-        for k in keys {
-            let field = format!("linux.resources.unified[{k:?}]");
-            if k.is_empty() || k.contains('/') || k == "." || k == ".." {
-                return Err(CgroupError::Invalid { field, reason: "must be a cgroup file name".into() });
-            }
-            if let Err(e) = write_raw(&path.join(k), &u[k]) {
-                // A missing file usually means a missing controller: say so.
-                if e.kind() == io::ErrorKind::NotFound {
-                    if let Some((ctrl, _)) = k.split_once('.') {
-                        if ctrl != "cgroup" {
-                            d.need(ctrl, &field)?;
-                        }
-                    }
-                }
-                return Err(write_error(path, k, &u[k], &field, e));
-            }
+    for (i, wd) in b.weight_device().iter().flatten().enumerate() {
+        let Some(w) = wd.weight().filter(|&w| w != 0) else { continue };
+        let f = format!("linux.resources.blockIO.weightDevice[{i}].weight");
+        // An old BFQ shows a single number and takes no per-device weights.
+        let per_device = std::fs::read_to_string(&bfq).is_ok_and(|t| t.trim().parse::<u64>().is_err());
+        if !per_device {
+            return Err(CgroupError::Invalid {
+                field: f,
+                reason: format!("per-device weights need the BFQ I/O scheduler's {} (kernel >= 5.4)", bfq.display()),
+            });
+        }
+        write_file(path, "io.bfq.weight", &format!("{}:{} {w}", wd.major(), wd.minor()), &f)?;
+    }
+    for (name, list, _) in super::throttle_lists(b) {
+        let key = match name {
+            "throttleReadBpsDevice" => "rbps",
+            "throttleWriteBpsDevice" => "wbps",
+            "throttleReadIOPSDevice" => "riops",
+            _ => "wiops",
+        };
+        for (i, t) in list.iter().enumerate() {
+            write_file(
+                path,
+                "io.max",
+                &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()),
+                &format!("linux.resources.blockIO.{name}[{i}]"),
+            )?;
         }
     }
     Ok(())
@@ -165,11 +255,33 @@ fn apply_memory(d: &Dir<'_>, m: &LinuxMemory) -> Result<(), CgroupError> {
             Err(e) => return Err(write_error(d.path, "memory.swap.max", &v, "linux.resources.memory.swap", e)),
         }
     }
+    if m.check_before_update() == Some(true) {
+        check_usage(d.path, limit, swap)?;
+    }
     if let Some(v) = limit_str(limit) {
         write_file(d.path, "memory.max", &v, "linux.resources.memory.limit")?;
     }
     if let Some(v) = limit_str(reservation) {
         write_file(d.path, "memory.low", &v, "linux.resources.memory.reservation")?;
+    }
+    Ok(())
+}
+
+/// `checkBeforeUpdate` (runc's check, v2 only: v1 refuses a limit below the usage itself):
+/// a memory or memory+swap limit at or below what the cgroup already uses is refused rather
+/// than making the kernel reclaim or OOM-kill. Best effort: an unreadable memory.current
+/// (a cgroup just made) passes.
+fn check_usage(dir: &Path, limit: i64, swap: i64) -> Result<(), CgroupError> {
+    let Ok(usage) = read_file(dir, "memory.current").map(|s| s.trim().parse::<u64>().unwrap_or(0)) else {
+        return Ok(());
+    };
+    for (field, v) in [("linux.resources.memory.swap", swap), ("linux.resources.memory.limit", limit)] {
+        if v > 0 && v as u64 <= usage {
+            return Err(CgroupError::Invalid {
+                field: field.into(),
+                reason: format!("{v} is not above the current usage of {usage} bytes (memory.checkBeforeUpdate)"),
+            });
+        }
     }
     Ok(())
 }
@@ -181,10 +293,12 @@ fn apply_cpu(d: &Dir<'_>, c: &LinuxCpu) -> Result<(), CgroupError> {
             reason: "cgroup v2 has no realtime CPU bandwidth control".into(),
         });
     }
-    if let Some(idle) = c.idle() {
+    // The kernel refuses a weight while the group is idle: leaving idle goes first, entering
+    // it last (after the weight, which it then overrides).
+    if c.idle() == Some(0) {
         let f = "linux.resources.cpu.idle";
         d.need("cpu", f)?;
-        write_file(d.path, "cpu.idle", &idle.to_string(), f)?;
+        write_file(d.path, "cpu.idle", "0", f)?;
     }
     if let Some(shares) = c.shares().filter(|&s| s != 0) {
         let f = "linux.resources.cpu.shares";
@@ -213,6 +327,11 @@ fn apply_cpu(d: &Dir<'_>, c: &LinuxCpu) -> Result<(), CgroupError> {
     }
     if let Some(b) = retry_burst {
         write_file(d.path, "cpu.max.burst", &b, "linux.resources.cpu.burst")?;
+    }
+    if let Some(idle) = c.idle().filter(|&i| i != 0) {
+        let f = "linux.resources.cpu.idle";
+        d.need("cpu", f)?;
+        write_file(d.path, "cpu.idle", &idle.to_string(), f)?;
     }
     for (file, field, v) in [("cpuset.cpus", "linux.resources.cpu.cpus", c.cpus()), ("cpuset.mems", "linux.resources.cpu.mems", c.mems())] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
