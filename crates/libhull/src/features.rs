@@ -61,8 +61,9 @@ pub fn features_json() -> String {
             ]),
         ),
         ("seccomp", crate::seccomp::features()),
-        ("apparmor", enabled(false)),
-        ("selinux", enabled(false)),
+        // As runc: "enabled" says the runtime supports the LSM, not that this host runs it.
+        ("apparmor", enabled(true)),
+        ("selinux", enabled(true)),
         ("intelRdt", enabled(false)),
         ("mountExtensions", obj(vec![("idmap", enabled(false))])),
         ("netDevices", enabled(false)),
@@ -132,8 +133,11 @@ mod tests {
         let l = &d["linux"];
         assert_eq!(l["namespaces"], serde_json::json!(NAMESPACES));
         assert_eq!(l["cgroup"], serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false}));
-        for k in ["apparmor", "selinux", "intelRdt", "netDevices"] {
+        for k in ["intelRdt", "netDevices"] {
             assert_eq!(l[k], serde_json::json!({"enabled": false}), "{k}");
+        }
+        for k in ["apparmor", "selinux"] {
+            assert_eq!(l[k], serde_json::json!({"enabled": true}), "{k}");
         }
         assert_eq!(l["mountExtensions"], serde_json::json!({"idmap": {"enabled": false}}));
         assert_eq!(d["annotations"]["io.github.hull.version"], env!("CARGO_PKG_VERSION"));

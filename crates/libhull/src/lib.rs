@@ -21,6 +21,7 @@ pub mod exec;
 pub mod exeseal;
 pub mod features;
 pub mod hooks;
+pub mod lsm;
 mod pause;
 pub mod process;
 pub mod procfs;

@@ -216,26 +216,20 @@ pub fn load_config(path: &Path) -> Result<Spec, SpecError> {
     })
 }
 
-/// Fields hull does not implement yet are refused, never silently ignored: running a
-/// container without the seccomp filter or LSM label its config asks for would be a silent
-/// security downgrade.
+/// Fields hull does not implement yet, or that this host cannot honour, are refused, never
+/// silently ignored: running a container without the LSM label its config asks for would be a
+/// silent security downgrade.
 fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
     let not_yet = |f: &str| invalid(f, "is not supported by this version of hull");
     if let Some(p) = spec.process() {
-        if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid("process.apparmorProfile", "AppArmor is not enabled on this host"));
-        }
-        if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid("process.selinuxLabel", "SELinux is not enabled on this host"));
-        }
         if p.exec_cpu_affinity().is_some() {
             return Err(not_yet("process.execCPUAffinity"));
         }
     }
+    // A label asked for on a host without its LSM is refused: running unconfined instead
+    // would be a silent downgrade.
+    crate::lsm::check_spec(spec, Path::new(crate::lsm::SYSFS))?;
     if let Some(l) = spec.linux() {
-        if l.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid("linux.mountLabel", "SELinux is not enabled on this host"));
-        }
         if l.intel_rdt().is_some() {
             return Err(invalid("linux.intelRdt", "resctrl (Intel RDT) is not available on this host"));
         }
