@@ -20,6 +20,8 @@ pub mod events;
 pub mod exec;
 pub mod exeseal;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hooks;
 pub mod lsm;
 mod pause;

@@ -191,20 +191,8 @@ fn shared_mount_holding(path: &Path) -> Option<PathBuf> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
+    crate::cgroups::layout::unescape(s)
 }
 
 /// Refuses mounts over /proc that are not procfs (CVE-2019-16884, CVE-2019-19921): only
@@ -712,6 +700,11 @@ mod tests {
         assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
         assert_eq!(unescape_mountinfo("/end\\"), "/end\\");
+        // An escape at the very end, and three octal digits that are no byte (found by fuzzing:
+        // they overflowed).
+        assert_eq!(unescape_mountinfo("/a\\134"), "/a\\");
+        assert_eq!(unescape_mountinfo("/a\\777b"), "/a\\777b");
+        assert_eq!(unescape_mountinfo("\\400"), "\\400");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! House rule: hull creates cgroups below any cgroup and removes those it created; it never
 //! changes the settings of, or removes, a cgroup it did not create.
 
-mod layout;
+pub(crate) mod layout;
 mod v1;
 mod v2;
 
