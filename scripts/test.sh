@@ -39,6 +39,9 @@ step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 # --show-output: libtest captures what passing tests print; SKIPPED lines must be seen.
 step test cargo test --workspace --no-fail-fast -- --show-output
+# Coverage-guided fuzzing of the parsers of untrusted input (cargo-fuzz, libFuzzer), 10 s a
+# target; the stable mutation run (crates/libhull/tests/fuzz.rs) is part of the tests above.
+step fuzz bash scripts/fuzz.sh "${HULL_FUZZ_TARGET_SECONDS:-10}"
 # The pure cgroup v2 + systemd lane: the tests again in a QEMU guest (guest/run.sh; root builds
 # its image).
 if ((root)); then

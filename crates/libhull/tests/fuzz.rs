@@ -10,7 +10,7 @@
 //! The same targets run under libFuzzer's coverage guidance with cargo-fuzz (fuzz/README.md);
 //! this run has no coverage feedback, so it is a floor, not a replacement.
 //!
-//! Environment: `HULL_FUZZ_SECONDS` (the whole run, default 50), `HULL_FUZZ_SEED` (a u64, to
+//! Environment: `HULL_FUZZ_SECONDS` (the whole run, default 30), `HULL_FUZZ_SEED` (a u64, to
 //! replay a run; the seed used is printed).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -297,7 +297,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn fuzz_parsers_for_a_bounded_time() {
-    let budget = Duration::from_secs(std::env::var("HULL_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(50));
+    let budget = Duration::from_secs(std::env::var("HULL_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30));
     let seed = std::env::var("HULL_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1
     });
