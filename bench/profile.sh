@@ -41,8 +41,7 @@ done
 ((${#EXPS[@]})) || EXPS=(rcu rcu-runc cgwrite reexec fsync netns startup)
 [[ $(id -u) -eq 0 ]] || { echo "profile: run me as root" >&2; exit 1; }
 if [[ -z $HULL ]]; then
-    (cd "$repo" && cargo build --release --quiet)
-    HULL=${CARGO_TARGET_DIR:-$repo/target}/release/hull
+    HULL=$(bash "$repo/scripts/build-release.sh")
 fi
 HULL=$(realpath "$HULL")
 

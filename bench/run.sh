@@ -15,7 +15,7 @@
 #
 # Options:
 #   --runs N            sequential iterations of run, create/start/delete and exec (default 100)
-#   --parallel "A B"    parallel sizes (default "20 100")
+#   --parallel "A B"    parallel sizes (default "20 100"; "A,B" works too)
 #   --rounds N          rounds of each parallel size (default 3)
 #   --mem-samples N     samples of the memory and CPU measures of create (default 10)
 #   --runtimes LIST     comma-separated among hull, hull-ro, runc, crun (default hull,runc; hull-ro
@@ -54,7 +54,7 @@ guest_args=()
 while (($#)); do
     case $1 in
     --runs) RUNS=$2; guest_args+=("$1" "$2"); shift ;;
-    --parallel) PAR_SIZES=$2; guest_args+=("$1" "$2"); shift ;;
+    --parallel) PAR_SIZES=${2//,/ }; guest_args+=("$1" "${2// /,}"); shift ;;
     --rounds) PAR_ROUNDS=$2; guest_args+=("$1" "$2"); shift ;;
     --mem-samples) MEM_SAMPLES=$2; guest_args+=("$1" "$2"); shift ;;
     --runtimes) RUNTIMES=$2; shift ;;
@@ -81,9 +81,8 @@ log() { echo "bench: $*" >&2; }
 
 build_hull() {
     if [[ -z $HULL ]]; then
-        log "cargo build --release"
-        (cd "$repo" && cargo build --release --quiet)
-        HULL=${CARGO_TARGET_DIR:-$repo/target}/release/hull
+        log "scripts/build-release.sh (static PIE)"
+        HULL=$(bash "$repo/scripts/build-release.sh")
     fi
     HULL=$(realpath "$HULL")
     [[ -x $HULL ]] || { log "no hull binary at $HULL"; exit 1; }
@@ -95,13 +94,20 @@ build_hull() {
 # `guest/run.sh CMD...` boots the guest with this tree shared at the same path, runs CMD in it
 # as root and exits with its status. Only the ratios of one guest run mean anything (TCG).
 if ((GUEST)); then
-    if [[ ! -f $repo/guest/run.sh ]]; then
-        log "--guest needs guest/run.sh (the cgroup v2 guest, built in another branch); it is not here yet"
-        exit 2
-    fi
     build_hull
-    exec bash "$repo/guest/run.sh" bash "$repo/bench/run.sh" --no-install --hull "$HULL" \
-        --runtimes hull,runc,crun "${guest_args[@]}" ${OUT:+--out "$OUT"}
+    out=${OUT:-$repo/bench/results/guest-$(date -u +%Y%m%dT%H%M%SZ).json}
+    guest_out=$(mktemp -d)
+    rc=0
+    HULL_GUEST_SCRIPT=$repo/bench/in-guest.sh HULL_GUEST_HULL=$HULL HULL_GUEST_OUT=$guest_out \
+        HULL_GUEST_SCRIPT_ARGS="${guest_args[*]}" HULL_GUEST_TIMEOUT=${HULL_GUEST_TIMEOUT:-3600} \
+        bash "$repo/guest/run.sh" || rc=$?
+    if [[ -s $guest_out/bench.json ]]; then
+        mkdir -p "$(dirname "$out")"
+        cp "$guest_out/bench.json" "$out"
+        log "results: $out"
+    fi
+    rm -rf "$guest_out"
+    exit "$rc"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +204,9 @@ mkdir -p "$W/spec"
 make_bundle() {
     mkdir -p "$W/$1"
     ln -sfn "$ROOTFS" "$W/$1/rootfs"
-    jq --arg root "$ROOTFS" '.root.path = $root | .process.terminal = false | '"$2" \
+    # ociVersion 1.0.2: the config uses nothing newer, and Debian 12's crun 1.8 refuses "1.3.0"
+    # ("unknown version specified").
+    jq --arg root "$ROOTFS" '.ociVersion = "1.0.2" | .root.path = $root | .process.terminal = false | '"$2" \
         "$W/spec/config.json" >"$W/$1/config.json"
 }
 make_bundle b-true '.process.args = ["/bin/true"]'

@@ -26,6 +26,7 @@ GUEST_PACKAGES=(
     busybox-static                  # every test bundle is made of it
     runc crun                       # the reference runtimes, run side by side with hull
     jq procps time                  # editing config.json, ps, /usr/bin/time for benchmarks
+    python3                         # bench/report.py, for bench/run.sh --guest
     uidmap                          # newuidmap/newgidmap for the rootless tests
     libcap2-bin iproute2            # setcap (CVE-2022-29162 test), ip
     apparmor                        # apparmor_parser: guest_lsm loads a profile (the kernel enables AppArmor)

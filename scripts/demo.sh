@@ -18,8 +18,7 @@ done
 bash "$repo/scripts/install-deps.sh"
 
 if [[ -z ${HULL:-} ]]; then
-    (cd "$repo" && cargo build --release --quiet)
-    HULL=${CARGO_TARGET_DIR:-$repo/target}/release/hull
+    HULL=$(bash "$repo/scripts/build-release.sh")
 fi
 echo "demo: runtime $HULL"
 

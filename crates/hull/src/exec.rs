@@ -159,6 +159,7 @@ pub fn exec(rt: &Runtime, a: ExecArgs, logger: &Logger) -> Result<u8, String> {
         ignore_paused: a.ignore_paused,
         keep_console: !a.detach,
         sub_cgroups: a.cgroup.clone(),
+        stdio: None,
     };
     if !a.detach {
         // As in `run`: blocked before the process exists, so no early signal is lost.

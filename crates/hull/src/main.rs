@@ -241,6 +241,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         keep_console: false,
+        stdio: None,
     }
 }
 

@@ -526,6 +526,90 @@ fn cases() -> Vec<Case> {
             seccomp(c);
             set(c, "/linux/seccomp/syscalls/0/names", json!("mkdir"));
         }),
+        // Fields that need something of the host or the kernel: refused before any side effect.
+        // (Map keys are quoted in the error, which the log escapes: these rows name the map.)
+        put("timeOffsets without a time namespace", "linux.timeOffsets", "/linux/timeOffsets", json!({"boottime": {"secs": 1}})),
+        case("timeOffsets for the realtime clock", "linux.timeOffsets", |c| {
+            set(c, "/linux/namespaces/5", json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = json!({"realtime": {"secs": 1}});
+        }),
+        case("timeOffsets nanosecs of a whole second", "linux.timeOffsets", |c| {
+            set(c, "/linux/namespaces/5", json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1, "nanosecs": 1_000_000_000u32}});
+        }),
+        case("timeOffsets on a time namespace joined by path", "linux.timeOffsets", |c| {
+            set(c, "/linux/namespaces/5", json!({"type": "time", "path": "/proc/self/ns/time"}));
+            c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}});
+        }),
+        put(
+            "intelRdt without resctrl on this host",
+            "linux.intelRdt",
+            "/linux/intelRdt",
+            json!({"closID": "gold", "schemata": ["L3:0=f"]}),
+        ),
+        put("intelRdt enableMonitoring without resctrl", "linux.intelRdt", "/linux/intelRdt", json!({"enableMonitoring": true})),
+        put("netDevices: no such host device", "linux.netDevices", "/linux/netDevices", json!({"hullnosuchdev0": {}})),
+        put("netDevices: lo cannot move", "linux.netDevices", "/linux/netDevices", json!({"lo": {"name": "lo2"}})),
+        put("netDevices: new name with a slash", "linux.netDevices", "/linux/netDevices", json!({"hullnosuchdev0": {"name": "a/b"}})),
+        put(
+            "netDevices: new name of 16 bytes",
+            "linux.netDevices",
+            "/linux/netDevices",
+            json!({"hullnosuchdev0": {"name": "0123456789abcdef"}}),
+        ),
+        case("netDevices without a network namespace", "linux.netDevices", |c| {
+            c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network");
+            c["linux"]["netDevices"] = json!({"lo": {}});
+        }),
+        put("memoryPolicy MPOL_BIND without nodes", "linux.memoryPolicy.nodes", "/linux/memoryPolicy", json!({"mode": "MPOL_BIND"})),
+        put(
+            "memoryPolicy MPOL_LOCAL with nodes",
+            "linux.memoryPolicy.nodes",
+            "/linux/memoryPolicy",
+            json!({"mode": "MPOL_LOCAL", "nodes": "0"}),
+        ),
+        put(
+            "memoryPolicy node not on this host",
+            "linux.memoryPolicy.nodes",
+            "/linux/memoryPolicy",
+            json!({"mode": "MPOL_BIND", "nodes": "63"}),
+        ),
+        put("memoryPolicy nodes garbage", "linux.memoryPolicy.nodes", "/linux/memoryPolicy", json!({"mode": "MPOL_BIND", "nodes": "0-x"})),
+        put(
+            "memoryPolicy static and relative nodes",
+            "linux.memoryPolicy.flags",
+            "/linux/memoryPolicy",
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}),
+        ),
+        put("memoryPolicy unknown mode", "linux.memoryPolicy.mode", "/linux/memoryPolicy", json!({"mode": "MPOL_BOGUS"})),
+        put("execCPUAffinity.final reversed range", "process.execCPUAffinity.final", "/process/execCPUAffinity", json!({"final": "1-0"})),
+        put(
+            "execCPUAffinity.initial above 8191",
+            "process.execCPUAffinity.initial",
+            "/process/execCPUAffinity",
+            json!({"initial": "9000"}),
+        ),
+        case("idmapped tmpfs", "mounts[7].uidMappings", |c| {
+            extra_mount(c, json!("/idm"));
+            let maps = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            c["mounts"][EXTRA_MOUNT]["uidMappings"] = maps.clone();
+            c["mounts"][EXTRA_MOUNT]["gidMappings"] = maps;
+        }),
+        case("idmapped bind without gidMappings", "mounts[7].gidMappings", |c| {
+            set(
+                c,
+                &format!("/mounts/{EXTRA_MOUNT}"),
+                json!({"destination": "/idm", "type": "bind", "source": "/tmp", "options": ["bind"]}),
+            );
+            c["mounts"][EXTRA_MOUNT]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        }),
+        case("idmap option without a user namespace", "mounts[7].options", |c| {
+            set(
+                c,
+                &format!("/mounts/{EXTRA_MOUNT}"),
+                json!({"destination": "/idm", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]}),
+            );
+        }),
     ]
 }
 

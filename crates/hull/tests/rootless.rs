@@ -548,6 +548,31 @@ fn lifecycle_as_the_user() {
 }
 
 #[test]
+fn time_offsets_and_loopback_as_the_user() {
+    if !require_root() {
+        return;
+    }
+    // An unprivileged hull writes the offsets of a time namespace owned by the container's
+    // user namespace (which it owns), and the init brings up its own lo.
+    let u = &users().main;
+    let mut b = user_sh(u, "cat /proc/uptime; cat /proc/self/timens_offsets; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags");
+    b.config["linux"]["namespaces"].as_array_mut().expect("namespaces").push(json!({"type": "time"}));
+    if !b.config["linux"]["namespaces"].as_array().expect("namespaces").iter().any(|n| n["type"] == "network") {
+        b.config["linux"]["namespaces"].as_array_mut().expect("namespaces").push(json!({"type": "network"}));
+    }
+    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1_000_000}});
+    b.save();
+    let before: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let out = UserHull::main().run_ok(&b);
+    let inside: f64 = out.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("uptime inside: {out}"));
+    assert!(inside >= before + 1_000_000.0, "uptime inside {inside}, host before {before}:\n{out}");
+    assert!(out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["boottime", "1000000", "0"]), "{out}");
+    // IFF_UP is bit 0 of the flags.
+    let flags = out.lines().find(|l| l.starts_with("0x")).unwrap_or_else(|| panic!("lo flags: {out}"));
+    assert!(u32::from_str_radix(&flags[2..], 16).unwrap_or(0) & 1 == 1, "lo is not up: {out}");
+}
+
+#[test]
 fn run_as_the_user_is_root_inside_with_the_users_id_mapped() {
     if !require_root() {
         return;

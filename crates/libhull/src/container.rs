@@ -16,22 +16,31 @@ use crate::spec::{validate_id, Plan};
 use crate::state::{self, ContainerState, StateDir, StateError, StateReport, Status};
 use crate::{sys, Error};
 
-/// Options of `create` (and `run`).
+/// Options of `create` (and `run`); the default is what `hull create` does without flags.
 #[derive(Debug, Default, Clone)]
 pub struct CreateOptions {
+    /// `--console-socket`: the AF_UNIX socket the pty master is sent to (with
+    /// `process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// `--pid-file`: where the init's pid is written once it waits for `start`.
     pub pid_file: Option<PathBuf>,
+    /// `--no-pivot`: `MS_MOVE` + `chroot` instead of `pivot_root` (for a rootfs on a ramfs).
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring.
     pub no_new_keyring: bool,
+    /// `--preserve-fds N`: the caller's fds 3..3+N are passed to the process.
     pub preserve_fds: u32,
     /// Keep the pty master for the caller (foreground `run` with a terminal).
     pub keep_console: bool,
+    /// The process's stdin, stdout and stderr; `None`: the caller's own.
+    pub stdio: Option<crate::process::Stdio>,
 }
 
 /// A container just created: its init waits on the exec fifo.
 #[derive(Debug)]
 pub struct Created {
     pub id: String,
+    /// The init's pid on the host; the caller is its parent and reaps it.
     pub pid: i32,
     /// The pty master when `keep_console` was asked and the process has a terminal.
     pub console: Option<OwnedFd>,
@@ -51,6 +60,8 @@ fn other(msg: impl Into<String>) -> Error {
 }
 
 impl Runtime {
+    /// The containers under `root` (made on the first `create`, mode 0700); unprivileged mode
+    /// when the caller is not root (or is root in a user namespace without the host's ids).
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
         Runtime { root: root.into(), rootless: crate::rootless::detect() }
     }
@@ -66,6 +77,9 @@ impl Runtime {
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
         let sd = self.dir(id)?;
         let plan = Plan::from_bundle(bundle)?;
+        if plan.terminal && opts.stdio.is_some() {
+            return Err(other("process.terminal: the process's stdio is its terminal; stdio cannot be given too"));
+        }
         if plan.terminal && opts.console_socket.is_none() && !opts.keep_console {
             return Err(other("process.terminal: cannot allocate a tty if hull will detach without setting --console-socket"));
         }
@@ -91,7 +105,7 @@ impl Runtime {
 
         // Side effects start here; `undo` reverts them on any error.
         sd.create()?;
-        let mut undo = Undo { sd: sd.clone(), cgroup: None, pid: None };
+        let mut undo = Undo { sd: sd.clone(), cgroup: None, pid: None, rdt_dirs: Vec::new() };
         let _lock = sd.lock()?;
         let fifo_path = sd.fifo_path();
         nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -132,6 +146,11 @@ impl Runtime {
             Err(e) => return Err(e.into()),
         }
 
+        if let Some(rdt) = &plan.rdt {
+            rdt.create(id, &mut undo.rdt_dirs).map_err(other)?;
+        }
+        let rdt_dirs = undo.rdt_dirs.clone();
+
         let spawn_opts = SpawnOptions {
             rootless: self.rootless,
             no_pivot: opts.no_pivot,
@@ -140,6 +159,7 @@ impl Runtime {
             listen_fds,
             console_socket: opts.console_socket.clone(),
             seccomp,
+            stdio: opts.stdio.clone(),
         };
         let owner = nix::unistd::geteuid().as_raw();
         let mut on_ready = |pid: i32| -> Result<(), String> {
@@ -155,6 +175,7 @@ impl Runtime {
                 cgroup: cgroup.clone(),
                 config: plan.spec.clone(),
                 started: false,
+                rdt_dirs: rdt_dirs.clone(),
             };
             sd.save(&st).map_err(|e| e.to_string())?;
             if let Some(p) = &pid_file {
@@ -388,10 +409,12 @@ fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
     // Stragglers of a container without its own PID namespace stay in the cgroup.
     let _ = crate::ps::signal_all(&st.cgroup, libc::SIGKILL);
     let cg = st.cgroup.destroy();
+    let rdt = crate::rdt::remove(&st.rdt_dirs);
     let hs = hook_state(st, "stopped");
     let hooks = run_hooks("poststop", st.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &hs);
     sd.remove()?;
     cg?;
+    rdt.map_err(other)?;
     hooks.map_err(|e| other(e.to_string()))
 }
 
@@ -400,12 +423,15 @@ struct Undo {
     sd: StateDir,
     cgroup: Option<CgroupManager>,
     pid: Option<i32>,
+    /// resctrl directories made for `linux.intelRdt`.
+    rdt_dirs: Vec<PathBuf>,
 }
 
 impl Undo {
     fn disarm(mut self) {
         self.cgroup = None;
         self.pid = None;
+        self.rdt_dirs.clear();
         self.sd.id.clear();
     }
 }
@@ -428,6 +454,7 @@ impl Drop for Undo {
             }
             let _ = cg.destroy();
         }
+        let _ = crate::rdt::remove(&self.rdt_dirs);
         let _ = self.sd.remove();
     }
 }

@@ -13,11 +13,15 @@ use crate::spec::ns_flag;
 use crate::state::{self, Status};
 use crate::{sys, Error, Runtime};
 
-/// Options of `exec`.
+/// Options of `exec`; the default is what `hull exec -d` does without flags.
 #[derive(Debug, Default, Clone)]
 pub struct ExecOptions {
+    /// `--console-socket`: the AF_UNIX socket the pty master is sent to (with
+    /// `process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// `--pid-file`: where the process's pid is written.
     pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds N`: the caller's fds 3..3+N are passed to the process.
     pub preserve_fds: u32,
     /// Exec into a paused container too.
     pub ignore_paused: bool,
@@ -25,12 +29,16 @@ pub struct ExecOptions {
     pub keep_console: bool,
     /// `--cgroup [ctrl[,ctrl]:]path`: a sub-cgroup of the container to run in.
     pub sub_cgroups: Vec<String>,
+    /// The process's stdin, stdout and stderr; `None`: the caller's own.
+    pub stdio: Option<crate::process::Stdio>,
 }
 
 /// A process started in a container.
 #[derive(Debug)]
 pub struct Execed {
+    /// Its pid on the host; the caller is its parent and reaps it.
     pub pid: i32,
+    /// The pty master, with `keep_console` and `process.terminal`.
     pub console: Option<OwnedFd>,
 }
 
@@ -51,6 +59,9 @@ impl Runtime {
             _ => {}
         }
         let terminal = process.terminal() == Some(true);
+        if terminal && opts.stdio.is_some() {
+            return Err(other("process.terminal: the process's stdio is its terminal; stdio cannot be given too"));
+        }
         if terminal && opts.console_socket.is_none() && !opts.keep_console {
             return Err(other("process.terminal: cannot allocate a tty if hull will detach without setting --console-socket"));
         }
@@ -75,8 +86,15 @@ impl Runtime {
 
         let seccomp = crate::seccomp_cache::filter_for(&self.root, st.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()));
         let seccomp = seccomp.map_err(|e| other(e.to_string()))?;
+        // process.execCPUAffinity of this process, else the container's (as runc does).
+        let config_process = st.config.process().as_ref();
+        let affinity = process.exec_cpu_affinity().as_ref().or(config_process.and_then(|p| p.exec_cpu_affinity().as_ref()));
+        let affinity = crate::spec::fields::cpu_affinity("process.execCPUAffinity", affinity)?;
+        let mempolicy = crate::spec::fields::memory_policy(st.config.linux().as_ref().and_then(|l| l.memory_policy().as_ref()))?;
         let (parent, child) = Channel::pair().map_err(|e| other(format!("socketpair: {e}")))?;
         let ctx = ExecContext {
+            final_affinity: affinity.last.clone(),
+            mempolicy: mempolicy.as_ref(),
             process,
             chan: child,
             init: &init,
@@ -84,9 +102,24 @@ impl Runtime {
             procfs: &procfs,
             extra_fds: opts.preserve_fds,
             seccomp: seccomp.as_ref(),
+            stdio: opts.stdio.as_ref(),
         };
-        let (pid, _) = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false })
-            .map_err(|e| other(format!("clone3: {e}")))?;
+        // The initial affinity is ours while we clone, so the child has it from its first
+        // instruction until it is in the container's cgroup; we take our own back at once.
+        let saved = match &affinity.initial {
+            Some(mask) => {
+                let saved = sys::sched_getaffinity(0).map_err(|e| other(format!("sched_getaffinity: {e}")))?;
+                sys::sched_setaffinity(0, mask).map_err(|e| other(format!("process.execCPUAffinity.initial: sched_setaffinity: {e}")))?;
+                Some(saved)
+            }
+            None => None,
+        };
+        let cloned = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false });
+        let in_child = matches!(cloned, Ok((0, _)));
+        if let (Some(mask), false) = (&saved, in_child) {
+            sys::sched_setaffinity(0, mask).map_err(|e| other(format!("restoring hull's CPU affinity: {e}")))?;
+        }
+        let (pid, _) = cloned.map_err(|e| other(format!("clone3: {e}")))?;
         if pid == 0 {
             drop(parent);
             exec_init::run(ctx);

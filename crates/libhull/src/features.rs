@@ -64,9 +64,9 @@ pub fn features_json() -> String {
         // As runc: "enabled" says the runtime supports the LSM, not that this host runs it.
         ("apparmor", enabled(true)),
         ("selinux", enabled(true)),
-        ("intelRdt", enabled(false)),
-        ("mountExtensions", obj(vec![("idmap", enabled(false))])),
-        ("netDevices", enabled(false)),
+        ("intelRdt", enabled(crate::rdt::is_resctrl(std::path::Path::new(crate::rdt::RESCTRL_ROOT)))),
+        ("mountExtensions", obj(vec![("idmap", enabled(true))])),
+        ("netDevices", enabled(true)),
     ]);
     let doc = obj(vec![
         ("ociVersionMin", s("1.0.0")),
@@ -133,13 +133,14 @@ mod tests {
         let l = &d["linux"];
         assert_eq!(l["namespaces"], serde_json::json!(NAMESPACES));
         assert_eq!(l["cgroup"], serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false}));
-        for k in ["intelRdt", "netDevices"] {
-            assert_eq!(l[k], serde_json::json!({"enabled": false}), "{k}");
-        }
         for k in ["apparmor", "selinux"] {
             assert_eq!(l[k], serde_json::json!({"enabled": true}), "{k}");
         }
-        assert_eq!(l["mountExtensions"], serde_json::json!({"idmap": {"enabled": false}}));
+        // intelRdt is what the host has: resctrl mounted or not.
+        let rdt = crate::rdt::is_resctrl(std::path::Path::new(crate::rdt::RESCTRL_ROOT));
+        assert_eq!(l["intelRdt"], serde_json::json!({"enabled": rdt}));
+        assert_eq!(l["netDevices"], serde_json::json!({"enabled": true}));
+        assert_eq!(l["mountExtensions"], serde_json::json!({"idmap": {"enabled": true}}));
         assert_eq!(d["annotations"]["io.github.hull.version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(d["potentiallyUnsafeConfigAnnotations"], serde_json::json!(UNSAFE_ANNOTATIONS));
         // Every namespace listed is one hull's spec module knows.

@@ -106,6 +106,41 @@ impl ProcFs {
         Ok(std::fs::File::from(f))
     }
 
+    /// Opens the namespace file `ns/<kind>` (`net`, `user`, ...) of `pid`, or of this process
+    /// for `None`, and checks that it is one (nsfs).
+    pub fn open_ns(&self, pid: Option<i32>, kind: &str) -> io::Result<OwnedFd> {
+        const NSFS_MAGIC: i64 = 0x6e73_6673;
+        let dir = match pid {
+            Some(p) => sys::openat2(
+                self.root.as_fd(),
+                &Path::new(&p.to_string()).join("ns"),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                libc::RESOLVE_BENEATH | libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_SYMLINKS,
+            )?,
+            None => {
+                let me = self.self_dir()?;
+                sys::openat2(
+                    me.as_fd(),
+                    Path::new("ns"),
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS,
+                )?
+            }
+        };
+        // ns/<kind> is a magic link by design: following it is what opening a namespace means.
+        // (It leads to the nsfs mount, so no RESOLVE_* restriction can apply; nsfs is checked.)
+        if kind.contains('/') {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a namespace name"));
+        }
+        let f = sys::openat2(dir.as_fd(), Path::new(kind), libc::O_RDONLY, 0, 0)?;
+        if sys::fstatfs_magic(f.as_fd())? != NSFS_MAGIC {
+            return Err(io::Error::other(format!("ns/{kind} is not a namespace file")));
+        }
+        Ok(f)
+    }
+
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.root.as_fd()
     }

@@ -126,7 +126,13 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> io::R
 
 /// Sets up the rootfs before pivot_root: propagation, the rootfs bind mount, the config's
 /// mounts, devices and /dev links. Returns an fd of the rootfs mount.
-pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, PathBuf>, rootless: bool) -> Result<OwnedFd, RootfsError> {
+/// `idmapped` holds the detached idmapped mounts hull made, by index in `mounts`.
+pub fn prepare(
+    plan: &Plan,
+    cgroup_paths: &std::collections::BTreeMap<String, PathBuf>,
+    rootless: bool,
+    idmapped: &std::collections::BTreeMap<usize, OwnedFd>,
+) -> Result<OwnedFd, RootfsError> {
     // Our copy of the host's mounts gets the config's propagation (default rslave: host
     // mounts still reach us, ours never reach the host).
     sys::mount(None, Path::new("/"), None, plan.rootfs_propagation, None).map_err(|e| RootfsError::Mount {
@@ -156,7 +162,7 @@ pub fn prepare(plan: &Plan, cgroup_paths: &std::collections::BTreeMap<String, Pa
     let root = tree;
 
     for m in &plan.mounts {
-        mount_one(root.as_fd(), m, plan, cgroup_paths)?;
+        mount_one(root.as_fd(), m, plan, cgroup_paths, idmapped.get(&m.index))?;
     }
     // In a user namespace (the container's, or hull's own when rootless) mknod is refused.
     if rootless || plan.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
@@ -231,6 +237,7 @@ fn mount_one(
     m: &MountPlan,
     plan: &Plan,
     cgroup_paths: &std::collections::BTreeMap<String, PathBuf>,
+    idmapped: Option<&OwnedFd>,
 ) -> Result<(), RootfsError> {
     check_proc_destination(m, &m.destination)?;
     let merr = |e: io::Error| RootfsError::Mount { field: format!("mounts[{}]", m.index), path: m.destination.clone(), source: e };
@@ -257,11 +264,11 @@ fn mount_one(
             if *recursive {
                 flags |= libc::AT_RECURSIVE as u32;
             }
-            let tree = sys::open_tree(nix::fcntl::AT_FDCWD, src, flags).map_err(|e| RootfsError::Mount {
-                field: m.field("source"),
-                path: src.to_path_buf(),
-                source: e,
-            })?;
+            let tree = match idmapped {
+                Some(fd) => fd.try_clone(),
+                None => sys::open_tree(nix::fcntl::AT_FDCWD, src, flags),
+            };
+            let tree = tree.map_err(|e| RootfsError::Mount { field: m.field("source"), path: src.to_path_buf(), source: e })?;
             if m.attr_set != 0 || m.attr_clr != 0 {
                 sys::mount_setattr(tree.as_fd(), false, m.attr_set, m.attr_clr, 0).map_err(merr)?;
             }

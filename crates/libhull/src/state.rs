@@ -75,6 +75,9 @@ pub struct ContainerState {
     /// Set by `start`: the user process has been released.
     #[serde(default)]
     pub started: bool,
+    /// resctrl directories hull made for `linux.intelRdt`, removed at `delete` (deepest last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rdt_dirs: Vec<PathBuf>,
 }
 
 /// The JSON that `state` prints (runtime-spec state plus runc's `rootfs`, `created`, `owner`).
@@ -251,10 +254,11 @@ pub fn now_rfc3339() -> String {
 
 /// The user name of `uid` from /etc/passwd, or `#uid` as runc prints it.
 pub fn owner_name(uid: u32) -> String {
-    if let Ok(Some(u)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        return u.name;
+    let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    match crate::passwd::by_uid(&text, uid) {
+        Some(e) => e.name.to_string(),
+        None => format!("#{uid}"),
     }
-    format!("#{uid}")
 }
 
 #[cfg(test)]
@@ -289,6 +293,7 @@ mod tests {
             cgroup: CgroupManager::default(),
             config: spec,
             started: false,
+            rdt_dirs: Vec::new(),
         };
         sd.save(&st).unwrap();
         let _l = sd.lock().unwrap();

@@ -501,3 +501,73 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: always safe; ends the process.
     unsafe { libc::_exit(code) }
 }
+
+/// if_nametoindex(3): the ifindex of a network device in our network namespace.
+pub fn if_nametoindex(name: &str) -> io::Result<i32> {
+    let c = cstring(name)?;
+    // SAFETY: `c` is a valid C string; the call only reads it.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(idx as i32)
+    }
+}
+
+/// A CPU or NUMA node mask as the kernel reads it: 64-bit words, bit N = CPU/node N.
+pub type BitMask = Vec<u64>;
+
+/// sched_setaffinity(2) for `pid` (0: the calling thread).
+pub fn sched_setaffinity(pid: i32, mask: &BitMask) -> io::Result<()> {
+    // SAFETY: the kernel reads `len` bytes of `mask`, which is exactly its size.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setaffinity, pid, std::mem::size_of_val(mask.as_slice()), mask.as_ptr()) };
+    check(ret).map(|_| ())
+}
+
+/// sched_getaffinity(2) for `pid` (0: the calling thread).
+pub fn sched_getaffinity(pid: i32) -> io::Result<BitMask> {
+    // 8192 CPUs, more than any kernel's NR_CPUS default.
+    let mut mask: BitMask = vec![0; 128];
+    // SAFETY: the kernel writes at most `len` bytes into `mask`, which has that size.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_getaffinity, pid, std::mem::size_of_val(mask.as_slice()), mask.as_mut_ptr()) };
+    check(ret).map(|_| mask)
+}
+
+/// set_mempolicy(2) for the calling thread: `mode` with its MPOL_F_* flags, and a node mask
+/// (empty for the modes that take none).
+pub fn set_mempolicy(mode: i32, nodes: &BitMask) -> io::Result<()> {
+    // The kernel reads one bit fewer than `maxnode` says (see set_mempolicy(2), BUGS-like note
+    // in get_nodes()): one more than the mask's bits makes it read exactly the mask.
+    let (ptr, maxnode) = if nodes.is_empty() { (std::ptr::null(), 0) } else { (nodes.as_ptr(), nodes.len() * 64 + 1) };
+    // SAFETY: the kernel reads `maxnode` bits from `ptr`, which `nodes` holds (or none).
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode as libc::c_ulong) };
+    check(ret).map(|_| ())
+}
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP: the detached mount `fd` shows its ids through the
+/// mappings of the user namespace `userns`.
+pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, recursive: bool, userns: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr: libc::mount_attr = {
+        // SAFETY: plain integers.
+        unsafe { std::mem::zeroed() }
+    };
+    attr.attr_set = libc::MOUNT_ATTR_IDMAP;
+    attr.userns_fd = userns.as_raw_fd() as u64;
+    let mut flags = libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    let empty = c"";
+    // SAFETY: valid fds, empty path with AT_EMPTY_PATH, `attr` is valid for its size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}

@@ -25,6 +25,12 @@ pub struct ExecContext<'a> {
     pub extra_fds: u32,
     /// The container's `linux.seccomp`, compiled.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The process's stdio, when not inherited from the caller.
+    pub stdio: Option<&'a super::Stdio>,
+    /// `process.execCPUAffinity.final`, set once we are in the container's cgroup.
+    pub final_affinity: Option<crate::sys::BitMask>,
+    /// The container's `linux.memoryPolicy`.
+    pub mempolicy: Option<&'a crate::spec::fields::MemPolicy>,
 }
 
 /// Entry point of the exec child: execs the process or reports why not and exits.
@@ -80,6 +86,8 @@ fn setup(ctx: &ExecContext<'_>) -> Result<Never, String> {
         for fd in 0..3 {
             sys::dup2(slave.as_raw_fd(), fd).map_err(|e| format!("process.terminal: dup2: {e}"))?;
         }
+    } else if let Some(stdio) = ctx.stdio {
+        stdio.install()?;
     }
     if let Some(r) = p.rlimits() {
         security::set_rlimits(r).map_err(|x| x.to_string())?;
@@ -89,6 +97,13 @@ fn setup(ctx: &ExecContext<'_>) -> Result<Never, String> {
     }
     if let Some(s) = p.scheduler() {
         security::set_scheduler(s).map_err(|x| x.to_string())?;
+    }
+    if let Some(m) = ctx.mempolicy {
+        super::init::set_mempolicy(m)?;
+    }
+    // hull placed us in the container's cgroup before its `Continue`: the final affinity now.
+    if let Some(mask) = &ctx.final_affinity {
+        sys::sched_setaffinity(0, mask).map_err(|e| format!("process.execCPUAffinity.final: sched_setaffinity: {e}"))?;
     }
     let ready = prepare_exec(p, ctx.procfs, ctx.extra_fds, 0, ctx.seccomp, &ctx.chan)?;
     ctx.chan.send(&Msg::Done).map_err(chan_err)?;

@@ -42,6 +42,10 @@ pub struct InitContext<'a> {
     pub listen_fds: u32,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The process's stdio, when not inherited from hull.
+    pub stdio: Option<&'a super::Stdio>,
+    /// Detached idmapped mounts made by hull, by index in `mounts`.
+    pub idmapped: &'a std::collections::BTreeMap<usize, OwnedFd>,
 }
 
 /// Entry point of the child. Reports a failure to the parent and exits.
@@ -108,7 +112,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
     };
 
-    let root = rootfs::prepare(plan, &ctx.cgroup_paths, ctx.rootless).map_err(|x| x.to_string())?;
+    let root = rootfs::prepare(plan, &ctx.cgroup_paths, ctx.rootless, ctx.idmapped).map_err(|x| x.to_string())?;
     let mut console_slave = None;
     if plan.terminal {
         let (master, slave) = rootfs::setup_console(root.as_fd()).map_err(|x| x.to_string())?;
@@ -147,6 +151,8 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         for fd in 0..3 {
             sys::dup2(slave.as_raw_fd(), fd).map_err(e("process.terminal: dup2"))?;
         }
+    } else if let Some(stdio) = ctx.stdio {
+        stdio.install()?;
     }
     drop(console_slave);
     if let Some(io) = process.io_priority() {
@@ -154,6 +160,9 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
     }
     if let Some(s) = process.scheduler() {
         security::set_scheduler(s).map_err(|x| x.to_string())?;
+    }
+    if let Some(m) = &plan.mempolicy {
+        set_mempolicy(m)?;
     }
 
     ctx.chan.send(&Msg::Ready).map_err(chan_err)?;
@@ -285,6 +294,10 @@ fn enter_namespaces(ctx: &InitContext<'_>) -> Result<(), String> {
         if flags != 0 {
             sys::unshare(flags).map_err(e("unshare"))?;
         }
+        if !plan.time_offsets.is_empty() {
+            ctx.chan.send(&Msg::NeedTimeOffsets).map_err(chan_err)?;
+            ctx.chan.expect_continue().map_err(chan_err)?;
+        }
         // A new or joined PID (or time) namespace applies to children only: the container's
         // init is a second process, made a child of hull (CLONE_PARENT) so hull can reap it.
         if plan.has_namespace(LinuxNamespaceType::Pid) || plan.new_namespace(LinuxNamespaceType::Time) {
@@ -301,7 +314,16 @@ fn enter_namespaces(ctx: &InitContext<'_>) -> Result<(), String> {
     if ctx.late_cgroupns {
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(e("unshare(cgroup)"))?;
     }
+    // A new network namespace starts with lo down; runc brings it up, and programs expect it.
+    if plan.new_namespace(LinuxNamespaceType::Network) {
+        crate::net::loopback_up().map_err(e("bringing up lo in the new network namespace"))?;
+    }
     Ok(())
+}
+
+/// `linux.memoryPolicy` for this process; execve keeps it and children inherit it.
+pub(crate) fn set_mempolicy(m: &crate::spec::fields::MemPolicy) -> Result<(), String> {
+    sys::set_mempolicy(m.mode, &m.nodes).map_err(e("linux.memoryPolicy: set_mempolicy"))
 }
 
 fn become_root() -> Result<(), String> {
@@ -358,13 +380,7 @@ fn home_of(uid: u32) -> String {
     let Ok(root) = std::fs::File::open("/") else { return "/".into() };
     let Ok(fd) = rootfs::open_in_root(root.as_fd(), Path::new("/etc/passwd"), libc::O_RDONLY) else { return "/".into() };
     let text = std::io::read_to_string(std::fs::File::from(fd)).unwrap_or_default();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) {
-            return f[5].to_string();
-        }
-    }
-    "/".into()
+    crate::passwd::by_uid(&text, uid).map_or_else(|| "/".into(), |e| e.home.to_string())
 }
 
 /// Resolves `process.args[0]` like execvp, in the container, with the container's PATH.

@@ -12,6 +12,7 @@ pub mod sync;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -37,6 +38,43 @@ pub struct SpawnOptions {
     pub console_socket: Option<PathBuf>,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<crate::seccomp::Filter>,
+    /// The process's stdio, when not the caller's.
+    pub stdio: Option<Stdio>,
+}
+
+/// Standard input, output and error for a container's process, in place of the caller's own
+/// (which the process inherits when none are given). Any fds do: pipe ends, files, sockets.
+/// hull keeps them open only until `create`/`exec` returns; the caller closes its copies (of
+/// a pipe's write end, say) after that call to see EOF when the process ends.
+///
+/// Not used with `process.terminal`: the pty is then the process's stdio.
+#[derive(Debug, Clone)]
+pub struct Stdio {
+    pub stdin: Arc<OwnedFd>,
+    pub stdout: Arc<OwnedFd>,
+    pub stderr: Arc<OwnedFd>,
+}
+
+impl Stdio {
+    /// The three descriptors, in the order 0, 1, 2.
+    pub fn new(stdin: impl Into<OwnedFd>, stdout: impl Into<OwnedFd>, stderr: impl Into<OwnedFd>) -> Stdio {
+        Stdio { stdin: Arc::new(stdin.into()), stdout: Arc::new(stdout.into()), stderr: Arc::new(stderr.into()) }
+    }
+
+    /// In the new process (after clone, before execve): makes the descriptors its fds 0, 1, 2.
+    /// Each is first copied above 2, so a source that is itself 0, 1 or 2 is not overwritten
+    /// before it is used; the copies are close-on-exec.
+    pub(crate) fn install(&self) -> Result<(), String> {
+        let mut copies = Vec::with_capacity(3);
+        for (name, fd) in [("stdin", &self.stdin), ("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let copy = nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(|e| format!("{name}: dup: {e}"))?;
+            copies.push((name, copy));
+        }
+        for (target, (name, copy)) in copies.into_iter().enumerate() {
+            sys::dup2(copy, target as i32).map_err(|e| format!("{name}: dup2: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// The init, made and waiting on the exec fifo.
@@ -62,7 +100,10 @@ pub fn spawn(
     on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<Spawned, String> {
     let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
-    let joins = plan.namespaces.iter().any(|n| n.path.is_some());
+    // Namespaces joined by path, and a time namespace with offsets (they must be written
+    // after it is made and before any process is in it, which clone3 cannot do: its child is
+    // born inside), are made by the child itself with setns()/unshare().
+    let joins = plan.namespaces.iter().any(|n| n.path.is_some()) || !plan.time_offsets.is_empty();
     let cgroup_fd = cgroup.clone_into_fd();
     let mut flags: u64 = 0;
     let mut late_cgroupns = false;
@@ -82,7 +123,10 @@ pub fn spawn(
     // Whether the init may go on before it is in its cgroups (see below): not when it joins
     // namespaces (its messages would interleave) or makes its cgroup namespace after placement.
     let placed_later = !joins && !late_cgroupns;
+    // Made here, on the host side; the init inherits them and attaches them.
+    let idmapped = crate::idmap::prepare(plan, procfs)?;
     let ctx = init::InitContext {
+        idmapped: &idmapped,
         placed_later,
         plan,
         id,
@@ -98,6 +142,7 @@ pub fn spawn(
         extra_fds: opts.preserve_fds + opts.listen_fds,
         listen_fds: opts.listen_fds,
         seccomp: opts.seccomp.as_ref(),
+        stdio: opts.stdio.as_ref(),
     };
     let args = sys::Clone3 { flags, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false };
     let (pid, _) = sys::clone3(&args).map_err(|e| format!("clone3: {e}"))?;
@@ -108,6 +153,7 @@ pub fn spawn(
     let init::InitContext { chan: child_end, fifo, .. } = ctx;
     drop(child_end);
     drop(fifo);
+    drop(idmapped);
     *pid_hint = Some(pid);
 
     let mut init_pid = pid;
@@ -144,6 +190,12 @@ pub fn spawn(
                 write_id_maps(plan, procfs, init_pid)?;
                 tell(&parent, &Msg::Continue)?;
             }
+            Some((Msg::NeedTimeOffsets, _)) => {
+                procfs
+                    .write(&format!("{init_pid}/timens_offsets"), plan.time_offsets.as_bytes())
+                    .map_err(|e| format!("linux.timeOffsets: /proc/{init_pid}/timens_offsets: {e}"))?;
+                tell(&parent, &Msg::Continue)?;
+            }
             Some((Msg::InitPid(p), _)) => {
                 if let Some(mid) = intermediate.take() {
                     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
@@ -160,6 +212,12 @@ pub fn spawn(
                 }
             }
             Some((Msg::RunHooks, _)) => {
+                // The init is in its namespaces: give it its resctrl group and network
+                // devices before the hooks, which may expect them.
+                if let Some(rdt) = &plan.rdt {
+                    rdt.add_pid(id, init_pid)?;
+                }
+                crate::net::move_devices(&plan.spec, procfs, init_pid)?;
                 let st = HookState {
                     oci_version: crate::OCI_VERSION.to_string(),
                     id: id.to_string(),

@@ -16,6 +16,9 @@ pub enum Msg {
     Placed,
     /// child -> parent: I unshared a user namespace; write my id maps.
     NeedIdMaps,
+    /// child -> parent: I unshared a time namespace; write its offsets (`linux.timeOffsets`)
+    /// before any process enters it.
+    NeedTimeOffsets,
     /// child -> parent: the container's init is this (host) pid (after a second fork).
     InitPid(i32),
     /// child -> parent: the pty master is attached.

@@ -4,6 +4,7 @@
 //! path) -> side effects. Nothing touches the host until `Plan::from_bundle` has returned.
 
 pub mod example;
+pub mod fields;
 pub mod mounts;
 
 use std::collections::HashSet;
@@ -55,6 +56,29 @@ pub fn ns_flag(t: LinuxNamespaceType) -> i32 {
     }
 }
 
+/// The name of a namespace kind under /proc/<pid>/ns.
+pub fn ns_file_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// True when `p` is hull's own network namespace.
+fn is_own_net_namespace(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(p), std::fs::metadata("/proc/self/ns/net")) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
 /// A namespace the container gets: new (`path == None`) or joined by path.
 #[derive(Debug, Clone)]
 pub struct NamespacePlan {
@@ -77,6 +101,12 @@ pub struct Plan {
     pub rootfs_propagation: u64,
     /// Signal-free defaults filled in: `process` exists.
     pub terminal: bool,
+    /// What hull writes to the init's /proc/<pid>/timens_offsets (empty: nothing).
+    pub time_offsets: String,
+    /// `linux.memoryPolicy`, checked.
+    pub mempolicy: Option<fields::MemPolicy>,
+    /// `linux.intelRdt`, checked against the host's resctrl.
+    pub rdt: Option<crate::rdt::RdtPlan>,
 }
 
 impl Plan {
@@ -179,6 +209,16 @@ impl Plan {
         }
 
         refuse_unsupported(&spec)?;
+        let time_offsets = fields::time_offsets(&spec, &namespaces)?;
+        let mempolicy = fields::memory_policy(linux.and_then(|l| l.memory_policy().as_ref()))?;
+        let host_netns =
+            namespaces.iter().any(|n| n.kind == LinuxNamespaceType::Network && n.path.as_deref().is_some_and(is_own_net_namespace));
+        let rootless = !nix::unistd::geteuid().is_root();
+        crate::net::validate(&spec, rootless, has(LinuxNamespaceType::Network), host_netns)?;
+        let rdt = match linux.and_then(|l| l.intel_rdt().as_ref()) {
+            Some(r) => Some(crate::rdt::RdtPlan::check(r, std::path::Path::new(crate::rdt::RESCTRL_ROOT))?),
+            None => None,
+        };
         let mounts = mounts::plan_mounts(&spec, bundle)?;
         let rootfs_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
             None | Some("") => libc::MS_SLAVE | libc::MS_REC,
@@ -190,7 +230,18 @@ impl Plan {
         validate_hooks(&spec, &rootfs)?;
 
         let terminal = process.terminal().unwrap_or(false);
-        Ok(Plan { bundle: bundle.to_path_buf(), rootfs, namespaces, mounts, rootfs_propagation, terminal, spec })
+        Ok(Plan {
+            bundle: bundle.to_path_buf(),
+            rootfs,
+            namespaces,
+            mounts,
+            rootfs_propagation,
+            terminal,
+            time_offsets,
+            mempolicy,
+            rdt,
+            spec,
+        })
     }
 
     /// True when the container gets a namespace of this kind (new or joined).
@@ -230,34 +281,11 @@ pub fn parse_config(data: &[u8], path: &Path) -> Result<Spec, SpecError> {
     })
 }
 
-/// Fields hull does not implement yet, or that this host cannot honour, are refused, never
-/// silently ignored: running a container without the LSM label its config asks for would be a
-/// silent security downgrade.
+/// What this host cannot honour is refused, never silently ignored: an AppArmor profile or
+/// SELinux label whose LSM is not enabled (running the container unconfined instead would be a
+/// silent security downgrade).
 fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
-    let not_yet = |f: &str| invalid(f, "is not supported by this version of hull");
-    if let Some(p) = spec.process() {
-        if p.exec_cpu_affinity().is_some() {
-            return Err(not_yet("process.execCPUAffinity"));
-        }
-    }
-    // A label asked for on a host without its LSM is refused: running unconfined instead
-    // would be a silent downgrade.
-    crate::lsm::check_spec(spec, Path::new(crate::lsm::SYSFS))?;
-    if let Some(l) = spec.linux() {
-        if l.intel_rdt().is_some() {
-            return Err(invalid("linux.intelRdt", "resctrl (Intel RDT) is not available on this host"));
-        }
-        if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
-            return Err(not_yet("linux.timeOffsets"));
-        }
-        if l.net_devices().as_ref().is_some_and(|t| !t.is_empty()) {
-            return Err(not_yet("linux.netDevices"));
-        }
-        if l.memory_policy().is_some() {
-            return Err(not_yet("linux.memoryPolicy"));
-        }
-    }
-    Ok(())
+    crate::lsm::check_spec(spec, Path::new(crate::lsm::SYSFS))
 }
 
 /// A path the kernel will be given: no NUL byte, not longer than PATH_MAX.
@@ -331,6 +359,7 @@ pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<(), Spe
             return Err(invalid(format!("process.env[{i}]"), "contains a NUL byte"));
         }
     }
+    fields::cpu_affinity("process.execCPUAffinity", p.exec_cpu_affinity().as_ref())?;
     if let Some(rl) = p.rlimits() {
         let mut seen = HashSet::new();
         for (i, r) in rl.iter().enumerate() {
@@ -352,6 +381,14 @@ fn validate_namespaces(spec: &Spec) -> Result<Vec<NamespacePlan>, SpecError> {
         for (i, ns) in l.namespaces().iter().flatten().enumerate() {
             if !seen.insert(ns.typ()) {
                 return Err(invalid(format!("linux.namespaces[{i}].type"), format!("duplicate namespace {:?}", ns.typ().to_string())));
+            }
+            // A kind this kernel lacks is refused here, not by a failing clone later.
+            let file = ns_file_name(ns.typ());
+            if !Path::new("/proc/self/ns").join(file).exists() {
+                return Err(invalid(format!("linux.namespaces[{i}].type"), format!("this kernel has no {} namespaces", ns.typ())));
+            }
+            if ns.typ() == LinuxNamespaceType::Time && !Path::new("/proc/self/timens_offsets").exists() {
+                return Err(invalid(format!("linux.namespaces[{i}].type"), "this kernel has no time namespaces"));
             }
             if let Some(p) = ns.path() {
                 if !p.is_absolute() {

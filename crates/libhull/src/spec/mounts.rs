@@ -41,6 +41,25 @@ pub struct MountPlan {
     /// `linux.mountLabel`, to set as the `security.selinux` xattr of the mount's root once
     /// mounted (mqueue; other filesystems get it as `context=` in `data`).
     pub root_label: Option<String>,
+    /// An idmapped bind mount: its ids are shown through these mappings.
+    pub idmap: Option<IdMapPlan>,
+}
+
+/// The id mappings of an idmapped mount (`mounts[].uidMappings`/`gidMappings`, or the options
+/// `idmap`/`ridmap`). A file owned on disk by `containerID + n` is seen as `hostID + n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMapPlan {
+    /// Mappings as uid_map/gid_map take them: `containerID hostID size` lines.
+    pub uid_map: String,
+    pub gid_map: String,
+    /// A user namespace to take the mappings from instead (the container's, joined by path).
+    pub userns_path: Option<PathBuf>,
+    /// `ridmap`: every mount below the bind too.
+    pub recursive: bool,
+}
+
+fn map_text(maps: &[oci_spec::runtime::LinuxIdMapping]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
 }
 
 impl MountPlan {
@@ -128,7 +147,9 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
             propagation: 0,
             data: Vec::new(),
             root_label: None,
+            idmap: None,
         };
+        let mut idmap_option = None;
         for o in &opts {
             let o = o.as_str();
             if let Some(p) = propagation_flag(o) {
@@ -138,8 +159,8 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
             } else if let Some((attr, set)) = o.strip_prefix('r').and_then(attr_option) {
                 apply_attr(&mut plan.rec_set, &mut plan.rec_clr, attr, set);
             } else if ignored_option(o) {
-            } else if o.starts_with("idmap") || o.starts_with("ridmap") {
-                return Err(invalid(format!("mounts[{i}].options"), format!("{o:?}: idmapped mounts are not supported yet")));
+            } else if o == "idmap" || o == "ridmap" {
+                idmap_option = Some(o == "ridmap");
             } else if bind {
                 return Err(invalid(
                     format!("mounts[{i}].options"),
@@ -166,9 +187,60 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
                 _ => {}
             }
         }
+        plan.idmap = plan_idmap(spec, m, i, bind, idmap_option)?;
         out.push(plan);
     }
     Ok(out)
+}
+
+/// The idmapping of mount `i`, checked as runc does: bind mounts only, uid and gid mappings
+/// both or neither; `idmap`/`ridmap` without mappings take the container's user namespace.
+fn plan_idmap(
+    spec: &Spec,
+    m: &oci_spec::runtime::Mount,
+    i: usize,
+    bind: bool,
+    option: Option<bool>,
+) -> Result<Option<IdMapPlan>, SpecError> {
+    let uids = m.uid_mappings().as_deref().unwrap_or(&[]);
+    let gids = m.gid_mappings().as_deref().unwrap_or(&[]);
+    if uids.is_empty() && gids.is_empty() && option.is_none() {
+        return Ok(None);
+    }
+    let field = |f: &str| format!("mounts[{i}].{f}");
+    if !bind {
+        return Err(invalid(field("uidMappings"), "idmapped mounts are only supported for bind mounts"));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(invalid(field("uidMappings"), "idmapped mounts need root on the host (not rootless)"));
+    }
+    if uids.is_empty() != gids.is_empty() {
+        let f = if uids.is_empty() { "uidMappings" } else { "gidMappings" };
+        return Err(invalid(field(f), "an idmapped mount needs both uidMappings and gidMappings"));
+    }
+    for (name, maps) in [("uidMappings", uids), ("gidMappings", gids)] {
+        for (j, mp) in maps.iter().enumerate() {
+            if mp.size() == 0 {
+                return Err(invalid(field(&format!("{name}[{j}].size")), "must be greater than 0"));
+            }
+        }
+    }
+    let recursive = option.unwrap_or(false);
+    if !uids.is_empty() {
+        return Ok(Some(IdMapPlan { uid_map: map_text(uids), gid_map: map_text(gids), userns_path: None, recursive }));
+    }
+    // `idmap`/`ridmap` alone: the container's own mappings.
+    let l = spec.linux().as_ref();
+    let userns =
+        l.and_then(|l| l.namespaces().as_ref()).and_then(|n| n.iter().find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User));
+    let Some(userns) = userns else {
+        return Err(invalid(field("options"), "\"idmap\" without mappings takes the container's user namespace, and it has none"));
+    };
+    if let Some(p) = userns.path() {
+        return Ok(Some(IdMapPlan { uid_map: String::new(), gid_map: String::new(), userns_path: Some(p.clone()), recursive }));
+    }
+    let (u, g) = (l.and_then(|l| l.uid_mappings().as_deref()).unwrap_or(&[]), l.and_then(|l| l.gid_mappings().as_deref()).unwrap_or(&[]));
+    Ok(Some(IdMapPlan { uid_map: map_text(u), gid_map: map_text(g), userns_path: None, recursive }))
 }
 
 fn apply_attr(set: &mut u64, clr: &mut u64, attr: u64, on: bool) {
@@ -254,5 +326,32 @@ mod tests {
         assert!(plan_mounts(&s, Path::new("/")).unwrap_err().to_string().starts_with("mounts[0].destination"));
         let s = spec_with(serde_json::json!([{"destination": "/a", "type": "bind", "source": "/nonexistent-hull", "options": ["bind"]}]));
         assert!(plan_mounts(&s, Path::new("/")).unwrap_err().to_string().starts_with("mounts[0].source"));
+    }
+
+    #[test]
+    fn idmap_rules() {
+        let m = |extra: serde_json::Value| {
+            let mut mnt = serde_json::json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind"]});
+            for (k, v) in extra.as_object().unwrap() {
+                mnt[k] = v.clone();
+            }
+            plan_mounts(&spec_with(serde_json::json!([mnt])), Path::new("/"))
+        };
+        let maps = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 2}]);
+        let p = m(serde_json::json!({"uidMappings": maps, "gidMappings": maps})).unwrap();
+        let idm = p[0].idmap.as_ref().unwrap();
+        assert_eq!((idm.uid_map.as_str(), idm.recursive), ("0 1000 2\n", false));
+        let p = m(serde_json::json!({"uidMappings": maps, "gidMappings": maps, "options": ["rbind", "ridmap"]})).unwrap();
+        assert!(p[0].idmap.as_ref().unwrap().recursive);
+        let e = m(serde_json::json!({"uidMappings": maps})).unwrap_err().to_string();
+        assert!(e.starts_with("mounts[0].gidMappings"), "{e}");
+        let e = m(serde_json::json!({"type": "tmpfs", "source": "tmpfs", "options": [], "uidMappings": maps, "gidMappings": maps}));
+        assert!(e.unwrap_err().to_string().starts_with("mounts[0].uidMappings"));
+        // `idmap` alone needs the container's user namespace.
+        let e = m(serde_json::json!({"options": ["bind", "idmap"]})).unwrap_err().to_string();
+        assert!(e.starts_with("mounts[0].options"), "{e}");
+        let zero = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 0}]);
+        let e = m(serde_json::json!({"uidMappings": zero, "gidMappings": maps})).unwrap_err().to_string();
+        assert!(e.starts_with("mounts[0].uidMappings[0].size"), "{e}");
     }
 }
