@@ -29,6 +29,7 @@ GUEST_PACKAGES=(
     python3                         # bench/report.py, for bench/run.sh --guest
     uidmap                          # newuidmap/newgidmap for the rootless tests
     libcap2-bin iproute2            # setcap (CVE-2022-29162 test), ip
+    apparmor                        # apparmor_parser: guest_lsm loads a profile (the kernel enables AppArmor)
 )
 # What the host needs to build and boot the guest.
 HOST_PACKAGES=(debootstrap qemu-system-x86 e2fsprogs jq)

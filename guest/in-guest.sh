@@ -157,12 +157,6 @@ for t in "$tests"/*; do
     args=(--test-threads="$TEST_THREADS")
     # guest_* tests are #[ignore]d on other hosts; here is where they run.
     [[ $name == guest_* ]] && args+=(--include-ignored)
-    if [[ $name == seccomp ]]; then
-        # The notify tests hang in this guest (not on the host; not diagnosed yet): they are
-        # not run here, and reported as a failure (guest/known-failures.txt), not hidden.
-        args+=(--skip notify_)
-        record FAILED "seccomp::notify_tests_hang_in_the_guest"
-    fi
     # shellcheck disable=SC2206 # TEST_ARGS is a list of words by design
     args+=($TEST_ARGS)
     say "==> $name ${args[*]}"

@@ -47,6 +47,9 @@ if ((root)); then
 else
     echo "test.sh: not root: the engine suite (tests/engines/run.sh) does not run"
 fi
+# Coverage-guided fuzzing of the parsers of untrusted input (cargo-fuzz, libFuzzer), 10 s a
+# target; the stable mutation run (crates/libhull/tests/fuzz.rs) is part of the tests above.
+step fuzz bash scripts/fuzz.sh "${HULL_FUZZ_TARGET_SECONDS:-10}"
 # The pure cgroup v2 + systemd lane: the tests again in a QEMU guest (guest/run.sh; root builds
 # its image).
 if ((root)); then

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | CVE-2016-3697 | `cve_2016_3697_numeric_user_is_never_a_name` |
 //! | CVE-2016-9962 | `cve_2016_9962_exec_never_exposes_the_joining_process` |
-//! | CVE-2019-16884 | `cve_2019_16884_volume_over_proc_is_refused` |
+//! | CVE-2019-16884 | `cve_2019_16884_volume_over_proc_is_refused`, `cve_2019_16884_cve_2023_27561_lsm_label_with_a_fake_proc_never_runs_unlabelled` |
 //! | CVE-2019-19921 | `cve_2019_19921_mount_through_a_symlink_to_proc_is_refused`, `cve_2019_19921_shared_volume_race_onto_proc` |
 //! | CVE-2021-30465, CVE-2024-45310 | `cve_2021_30465_cve_2024_45310_shared_volume_symlink_race` |
 //! | CVE-2021-43784 | `cve_2021_43784_oversized_config_fields_never_drop_namespaces`, `cve_2021_43784_oversized_init_error_reaches_the_user` |
@@ -579,6 +579,67 @@ fn cve_2023_27561_mounts_below_proc_are_refused() {
     let out = rt.run_ok(&b);
     assert_eq!(out, format!("{}proc\n", canary.content), "the /proc/cpuinfo overlay");
     assert_none(&[canary.check(), host.check()].into_iter().filter_map(Result::err).collect::<Vec<_>>());
+}
+
+/// CVE-2019-16884, CVE-2023-27561 and CVE-2023-28642 with an LSM label asked for: a fake /proc
+/// (a tmpfs over /proc, a tmpfs at /proc/self/attr, the image's /proc a symlink to a directory
+/// of writable fake `self/attr` files) must never let the container run without its label.
+/// hull refuses each, before the process runs: naming the label's field on a host without that
+/// LSM (this one), naming the mount where the LSM is enabled (AppArmor in the guest). The fake
+/// attribute files are never written: hull writes labels only through its private procfs
+/// (lsm.rs's `label_writes_never_reach_a_fake_proc` shows the write itself ignoring a tmpfs
+/// over /proc).
+#[test]
+fn cve_2019_16884_cve_2023_27561_lsm_label_with_a_fake_proc_never_runs_unlabelled() {
+    if !require_root() {
+        return;
+    }
+    let sys = Path::new("/sys");
+    let labels = [
+        ("process.apparmorProfile", "apparmorProfile", "hull-cve-profile", libhull::lsm::apparmor_enabled(sys)),
+        ("process.selinuxLabel", "selinuxLabel", "system_u:system_r:container_t:s0:c1,c2", libhull::lsm::selinux_enabled(sys)),
+    ];
+    let host = Host::snapshot();
+    let rt = Runtime::new();
+    let io = TempDir::new("io");
+    let mut problems = Vec::new();
+    for (field, key, label, enabled) in labels {
+        for case in ["a tmpfs over /proc", "a tmpfs at /proc/self/attr", "the image's /proc a symlink to fake attr files"] {
+            let what = format!("{key} with {case}");
+            let canary = Canary::new();
+            let mut b = Bundle::sh("echo RAN; cat /proc/self/attr/current");
+            b.config["process"][key] = json!(label);
+            let fake = b.rootfs().join("tmp/fakeproc/self/attr");
+            std::fs::create_dir_all(fake.join("apparmor")).unwrap();
+            for f in ["exec", "current", "keycreate", "apparmor/exec", "apparmor/current"] {
+                std::fs::write(fake.join(f), "").unwrap();
+            }
+            let i = match case {
+                "a tmpfs over /proc" => push_mount(&mut b, json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"})),
+                "a tmpfs at /proc/self/attr" => {
+                    push_mount(&mut b, json!({"destination": "/proc/self/attr", "type": "tmpfs", "source": "tmpfs"}))
+                }
+                _ => {
+                    plant(&b, "/proc", "tmp/fakeproc");
+                    mount_index(&b, "/proc")
+                }
+            };
+            b.save();
+            let r = run(&rt, &b, io.path());
+            eprintln!("{what}: {}", r.out.describe());
+            let want = if enabled { format!("mounts[{i}]") } else { field.to_string() };
+            problems.extend(refused(&what, &r, &want).err());
+            for f in ["exec", "current", "keycreate", "apparmor/exec", "apparmor/current"] {
+                let got = std::fs::read_to_string(fake.join(f)).unwrap_or_default();
+                if !got.is_empty() {
+                    problems.push(format!("{what}: the fake attribute file {f} was written: {got:?}"));
+                }
+            }
+            problems.extend(canary.check().map_err(|e| format!("{what}: {e}")).err());
+            problems.extend(host.check().map_err(|e| format!("{what}: {e}")).err());
+        }
+    }
+    assert_none(&problems);
 }
 
 // ---------------------------------------------------------------------------------------------

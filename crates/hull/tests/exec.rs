@@ -178,6 +178,32 @@ fn cve_2026_30892_bad_user_values_are_refused_and_change_nothing() {
     assert_eq!(c.rt.status(&c.id).as_deref(), Some("running"));
 }
 
+/// `--apparmor` and `--process-label` on a host where that LSM is not enabled (this one), or
+/// naming a profile that is not loaded (AppArmor in the guest): refused naming the field, the
+/// command never runs unconfined, the container is untouched.
+#[test]
+fn lsm_flags_the_host_cannot_honour_are_refused_and_change_nothing() {
+    if !require_root() {
+        return;
+    }
+    let c = Ctr::sleeper();
+    let before = c.procs();
+    let sys = std::path::Path::new("/sys");
+    for (flag, value, field, enabled) in [
+        ("--apparmor", "hull-test-never-loaded", "process.apparmorProfile", libhull::lsm::apparmor_enabled(sys)),
+        ("--process-label", "system_u:system_r:hull_never_defined_t:s0", "process.selinuxLabel", libhull::lsm::selinux_enabled(sys)),
+    ] {
+        let o = c.exec(&[flag, value, "ID", "echo", "RAN"]);
+        assert!(!o.stdout.contains("RAN"), "{flag}: the command ran: {}", o.describe());
+        assert_exec_error(&o, field, flag);
+        if !enabled && check_messages() {
+            assert!(o.text().contains("is not enabled on this host"), "{flag}: {}", o.describe());
+        }
+        assert_eq!(c.procs(), before, "{flag}: the container's processes changed");
+    }
+    assert_eq!(c.rt.status(&c.id).as_deref(), Some("running"));
+}
+
 #[test]
 fn additional_gids() {
     if !require_root() {

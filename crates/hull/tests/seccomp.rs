@@ -252,10 +252,30 @@ fn receive(l: &UnixListener) -> Received {
 
 /// Answers every notification on `fd` until the filter has no process left: mkdir "succeeds"
 /// without doing anything, anything else is let through. Returns the syscalls seen.
+///
+/// The end is seen by poll(2): the fd reports POLLHUP once no process uses the filter (Linux
+/// 5.8). SECCOMP_IOCTL_NOTIF_RECV itself only returns then since Linux 6.11 ("seccomp: interrupt
+/// SECCOMP_IOCTL_NOTIF_RECV when all users have exited"); on older kernels (Debian 12's 6.1) an
+/// agent blocked in it waits forever.
 fn answer(fd: &OwnedFd) -> Vec<String> {
     use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
     let mut seen = Vec::new();
-    while let Ok(req) = ScmpNotifReq::receive(fd.as_raw_fd()) {
+    loop {
+        let mut pfd = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut pfd, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let revents = pfd[0].revents().unwrap_or(PollFlags::POLLHUP);
+        if !revents.contains(PollFlags::POLLIN) {
+            // POLLHUP (no process left) or POLLERR/POLLNVAL.
+            break;
+        }
+        // A notification whose process was killed in between is gone: ENOENT, poll again.
+        let Ok(req) = ScmpNotifReq::receive(fd.as_raw_fd()) else { continue };
         let name = req.data.syscall.get_name().unwrap_or_default();
         let resp = if name == "mkdir" {
             ScmpNotifResp::new_val(req.id, 0, ScmpNotifRespFlags::empty())

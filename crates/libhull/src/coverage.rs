@@ -389,11 +389,8 @@ mod tests {
     /// A config that sets each refused field (a sample value), merged into a valid config.
     fn refused_sample(field: &str) -> Option<Value> {
         let v = match field {
-            "process.apparmorProfile" => json!({"process": {"apparmorProfile": "docker-default"}}),
-            "process.selinuxLabel" => json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}}),
             "process.execCPUAffinity.initial" => json!({"process": {"execCPUAffinity": {"initial": "0"}}}),
             "process.execCPUAffinity.final" => json!({"process": {"execCPUAffinity": {"final": "0"}}}),
-            "linux.mountLabel" => json!({"linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}),
             "linux.netDevices" | "linux.netDevices.*.name" => json!({"linux": {"netDevices": {"dummy0": {"name": "eth1"}}}}),
             "linux.timeOffsets" | "linux.timeOffsets.*.secs" | "linux.timeOffsets.*.nanosecs" => {
                 json!({"linux": {"timeOffsets": {"monotonic": {"secs": 86400, "nanosecs": 0}}}})

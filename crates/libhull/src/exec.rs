@@ -73,6 +73,7 @@ impl Runtime {
         }
         // The same checks as a config's process (args, cwd, env, rlimits).
         crate::spec::validate_process(process)?;
+        crate::lsm::check_process(process, std::path::Path::new(crate::lsm::SYSFS))?;
         let pid_file = opts.pid_file.as_ref().map(std::path::absolute).transpose().map_err(|e| other(format!("--pid-file: {e}")))?;
         let init = sys::pidfd_open(st.init_process_pid).map_err(|_| other("cannot exec in a stopped container"))?;
         // The pidfd names the process we checked: a pid reused after this check can't be joined.

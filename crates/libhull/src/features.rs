@@ -61,8 +61,9 @@ pub fn features_json() -> String {
             ]),
         ),
         ("seccomp", crate::seccomp::features()),
-        ("apparmor", enabled(false)),
-        ("selinux", enabled(false)),
+        // As runc: "enabled" says the runtime supports the LSM, not that this host runs it.
+        ("apparmor", enabled(true)),
+        ("selinux", enabled(true)),
         ("intelRdt", enabled(crate::rdt::is_resctrl(std::path::Path::new(crate::rdt::RESCTRL_ROOT)))),
         ("mountExtensions", obj(vec![("idmap", enabled(true))])),
         ("netDevices", enabled(true)),
@@ -133,7 +134,7 @@ mod tests {
         assert_eq!(l["namespaces"], serde_json::json!(NAMESPACES));
         assert_eq!(l["cgroup"], serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true}));
         for k in ["apparmor", "selinux"] {
-            assert_eq!(l[k], serde_json::json!({"enabled": false}), "{k}");
+            assert_eq!(l[k], serde_json::json!({"enabled": true}), "{k}");
         }
         // intelRdt is what the host has: resctrl mounted or not.
         let rdt = crate::rdt::is_resctrl(std::path::Path::new(crate::rdt::RESCTRL_ROOT));

@@ -48,8 +48,11 @@ pub mod events;
 pub mod exec;
 pub mod exeseal;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hooks;
 pub mod idmap;
+pub mod lsm;
 pub mod net;
 pub mod notify;
 mod passwd;

@@ -32,6 +32,12 @@ impl ProcFs {
                 OwnedFd::from(f)
             }
         };
+        Self::from_fd(root)
+    }
+
+    /// A handle on the directory `root`, if it is the root of a procfs (anything else, such as
+    /// a tmpfs with fake files mounted over /proc, is refused).
+    pub fn from_fd(root: OwnedFd) -> io::Result<ProcFs> {
         if sys::fstatfs_magic(root.as_fd())? != PROC_SUPER_MAGIC {
             return Err(io::Error::other("/proc is not a procfs"));
         }

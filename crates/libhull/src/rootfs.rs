@@ -197,20 +197,8 @@ fn shared_mount_holding(path: &Path) -> Option<PathBuf> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
+    crate::cgroups::layout::unescape(s)
 }
 
 /// Refuses mounts over /proc that are not procfs (CVE-2019-16884, CVE-2019-19921): only
@@ -302,11 +290,29 @@ fn mount_one(
     let resolved = resolved_in_root(&target, &plan.rootfs).map_err(merr)?;
     check_proc_destination(m, &resolved)?;
     sys::move_mount_fd(detached.as_fd(), target.as_fd()).map_err(merr)?;
+    if let Some(label) = &m.root_label {
+        label_mount_root(detached.as_fd(), label).map_err(|e| RootfsError::Mount {
+            field: "linux.mountLabel".into(),
+            path: m.destination.clone(),
+            source: e,
+        })?;
+    }
     if m.propagation != 0 {
         let rec = m.propagation & libc::MS_REC != 0;
         sys::mount_setattr(detached.as_fd(), rec, 0, 0, m.propagation & !libc::MS_REC).map_err(merr)?;
     }
     Ok(())
+}
+
+/// Gives the root of a mount (an mqueue's, which takes no `context=`) the SELinux label
+/// `linux.mountLabel`; a filesystem without labels (ENOTSUP) keeps none, as runc.
+fn label_mount_root(mnt: BorrowedFd<'_>, label: &str) -> io::Result<()> {
+    // The mount fd is an O_PATH one, which fsetxattr refuses: open its root for real.
+    let dir = sys::openat2(mnt, Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0, libc::RESOLVE_BENEATH | libc::RESOLVE_NO_XDEV)?;
+    match sys::fsetxattr(dir.as_fd(), "security.selinux", label.as_bytes()) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(()),
+        r => r,
+    }
 }
 
 /// Where an fd inside the rootfs (before pivot_root) is, as a path from the container's `/`.
@@ -701,6 +707,11 @@ mod tests {
         assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
         assert_eq!(unescape_mountinfo("/end\\"), "/end\\");
+        // An escape at the very end, and three octal digits that are no byte (found by fuzzing:
+        // they overflowed).
+        assert_eq!(unescape_mountinfo("/a\\134"), "/a\\");
+        assert_eq!(unescape_mountinfo("/a\\777b"), "/a\\777b");
+        assert_eq!(unescape_mountinfo("\\400"), "\\400");
     }
 
     #[test]

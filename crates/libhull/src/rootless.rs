@@ -19,12 +19,38 @@ pub fn detect() -> bool {
 /// True when this process is inside a user namespace other than the initial one.
 pub fn in_user_namespace() -> bool {
     match std::fs::read_to_string("/proc/self/uid_map") {
-        Ok(m) => {
-            let f: Vec<&str> = m.split_whitespace().collect();
-            !(f.len() == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
-        }
+        Ok(m) => parse_id_map(&m) != Ok(vec![IdRange { inside: 0, outside: 0, count: u32::MAX }]),
         Err(_) => false,
     }
+}
+
+/// One line of a /proc/<pid>/uid_map or gid_map: `count` ids from `inside` (in the namespace)
+/// are `outside` (in the parent namespace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// Parses the text of a uid_map or gid_map: lines of three decimal numbers, ranges that fit in
+/// 32-bit ids.
+pub fn parse_id_map(text: &str) -> Result<Vec<IdRange>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        let num = |s: &str| s.parse::<u32>().map_err(|e| format!("line {}: {s:?}: {e}", n + 1));
+        let [a, b, c] = f[..] else { return Err(format!("line {}: {} fields, not 3", n + 1, f.len())) };
+        let r = IdRange { inside: num(a)?, outside: num(b)?, count: num(c)? };
+        if r.inside.checked_add(r.count).is_none() || r.outside.checked_add(r.count).is_none() {
+            return Err(format!("line {}: the range goes past the last id", n + 1));
+        }
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// True when the maps name only the caller's own id (mapped once): an unprivileged process
@@ -97,6 +123,17 @@ mod tests {
 
     fn map(c: u32, h: u32, s: u32) -> LinuxIdMapping {
         serde_json::from_value(serde_json::json!({"containerID": c, "hostID": h, "size": s})).unwrap()
+    }
+
+    #[test]
+    fn id_map_text() {
+        let r = |i, o, c| IdRange { inside: i, outside: o, count: c };
+        assert_eq!(parse_id_map("         0          0 4294967295\n").unwrap(), [r(0, 0, u32::MAX)]);
+        assert_eq!(parse_id_map("0 1000 1\n1 100000 65536\n").unwrap(), [r(0, 1000, 1), r(1, 100000, 65536)]);
+        assert_eq!(parse_id_map("").unwrap(), []);
+        for bad in ["0 0", "0 0 1 1", "a 0 1", "0 0 4294967296", "1 0 4294967295", "-1 0 1"] {
+            assert!(parse_id_map(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -369,6 +369,14 @@ pub fn fstatfs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     check(ret as libc::c_long).map(|_| st.f_type as i64)
 }
 
+/// fsetxattr(2): sets the extended attribute `name` of what `fd` refers to (not an O_PATH fd).
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {
+    let n = cstring(name)?;
+    // SAFETY: valid fd, C string and buffer of the length we pass; the kernel only reads them.
+    let ret = unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
 /// fstatvfs(2) flags (ST_RDONLY, ...).
 pub fn fstatvfs_flags(fd: BorrowedFd<'_>) -> io::Result<u64> {
     // SAFETY: zeroed statvfs is a valid out-parameter.

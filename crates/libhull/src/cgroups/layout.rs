@@ -73,15 +73,17 @@ pub(crate) struct OwnCgroup {
     pub path: String,
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(s: &str) -> String {
+/// Undoes mountinfo's octal escapes (`\040` for a space, ...). Three octal digits above
+/// `\377` are no byte: kept as they are.
+pub(crate) fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && b.len() >= i + 4 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
+        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let value = octal.map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'))).and_then(|v| u8::try_from(v).ok());
+        if let (b'\\', Some(v)) = (b[i], value) {
+            out.push(v);
             i += 4;
         } else {
             out.push(b[i]);

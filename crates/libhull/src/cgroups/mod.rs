@@ -12,7 +12,7 @@
 //! changes the settings of, or removes, a cgroup it did not create.
 
 mod devices;
-mod layout;
+pub(crate) mod layout;
 mod v1;
 mod v2;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use oci_spec::runtime::Process;
 
-use super::init::{check_lsm, prepare_exec};
+use super::init::prepare_exec;
 use super::sync::{Channel, Msg};
 use crate::procfs::ProcFs;
 use crate::{rootfs, security, sys};
@@ -92,7 +92,6 @@ fn setup(ctx: &ExecContext<'_>) -> Result<Never, String> {
     if let Some(r) = p.rlimits() {
         security::set_rlimits(r).map_err(|x| x.to_string())?;
     }
-    check_lsm(p)?;
     if let Some(io) = p.io_priority() {
         security::set_io_priority(io).map_err(|x| x.to_string())?;
     }

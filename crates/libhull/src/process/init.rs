@@ -1,9 +1,9 @@
 //! The container's init side of the clone: everything here runs in the child, from the moment
 //! clone3() returns 0 until execve() of the user's process. It never returns: it execs or exits.
 //!
-//! Order (each step needs the one before): namespaces -> session -> hostname -> rootfs (mounts,
+//! Order (each step needs the one before): namespaces -> session (keyring label) -> hostname -> rootfs (mounts,
 //! devices, console, hooks, pivot_root, masked/readonly paths) -> sysctl -> rlimits and
-//! scheduling -> `Ready` (parent saves state) -> capabilities and user -> cwd -> fd hygiene ->
+//! scheduling -> `Ready` (parent saves state) -> LSM exec labels -> capabilities and user -> cwd -> fd hygiene ->
 //! `Done` -> exec fifo (blocks until `start`) -> startContainer hooks -> execve.
 
 use std::ffi::CString;
@@ -88,6 +88,7 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
 
     nix::unistd::setsid().map_err(e("setsid"))?;
     if !ctx.no_new_keyring {
+        crate::lsm::set_keyring_label(ctx.procfs, plan.process())?;
         join_session_keyring(ctx.id);
     }
     if let Some(h) = plan.spec.hostname() {
@@ -154,7 +155,6 @@ fn setup(ctx: &InitContext<'_>) -> Result<Never, String> {
         stdio.install()?;
     }
     drop(console_slave);
-    check_lsm(process)?;
     if let Some(io) = process.io_priority() {
         security::set_io_priority(io).map_err(|x| x.to_string())?;
     }
@@ -213,6 +213,11 @@ pub(crate) fn prepare_exec(
     if nnp {
         security::set_no_new_privs().map_err(|x| x.to_string())?;
     }
+    // The AppArmor profile and SELinux label for execve, through the verified procfs handle:
+    // written while still privileged and before the seccomp filter (which could deny the
+    // write), as runc does; they take effect at execve and nothing runs in between but hull's
+    // own steps and the startContainer hooks (which run in the container, so confined too).
+    crate::lsm::set_exec_labels(procfs, process)?;
     // As runc: without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, which the
     // user switch below drops, so it is loaded now; with no_new_privs it is loaded last (then
     // only the exec fifo wait or execve follow), so the fewest syscalls run under it.
@@ -253,17 +258,6 @@ fn reset_signals() -> Result<(), String> {
     // SAFETY: restoring the default disposition installs no handler.
     unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
         .map_err(e("signal(SIGPIPE)"))?;
-    Ok(())
-}
-
-/// Refuses LSM labels on a host without that LSM (AppArmor and SELinux land later).
-pub(crate) fn check_lsm(process: &oci_spec::runtime::Process) -> Result<(), String> {
-    if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err("process.apparmorProfile: AppArmor is not enabled on this host".into());
-    }
-    if process.selinux_label().as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err("process.selinuxLabel: SELinux is not enabled on this host".into());
-    }
     Ok(())
 }
 

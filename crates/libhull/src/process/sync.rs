@@ -35,6 +35,11 @@ pub enum Msg {
     Error(String),
 }
 
+/// Decodes one packet of the channel.
+pub(crate) fn decode(data: &[u8]) -> std::io::Result<Msg> {
+    serde_json::from_slice(data).map_err(std::io::Error::other)
+}
+
 /// The longest error text sent whole; longer ones are cut (the start names the field).
 const MAX_ERROR: usize = 4096;
 
@@ -116,8 +121,7 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        let msg: Msg = serde_json::from_slice(&buf[..n]).map_err(std::io::Error::other)?;
-        Ok(Some((msg, fd)))
+        Ok(Some((decode(&buf[..n])?, fd)))
     }
 
     /// Waits for `Continue`; anything else (or EOF) is an error.

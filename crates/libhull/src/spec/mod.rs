@@ -156,6 +156,15 @@ impl Plan {
                         if m.size() == 0 {
                             return Err(invalid(format!("{name}[{i}].size"), "must be greater than 0"));
                         }
+                        // Both ranges must fit in 32-bit ids, or the kernel refuses the map.
+                        for (what, start) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
+                            if start.checked_add(m.size()).is_none() {
+                                return Err(invalid(
+                                    format!("{name}[{i}]"),
+                                    format!("{what} {start} + size {} goes past the last id (4294967294)", m.size()),
+                                ));
+                            }
+                        }
                     }
                 }
             }
@@ -255,7 +264,12 @@ impl Plan {
 /// Reads and parses a config.json; a parse error names the JSON path where it happened.
 pub fn load_config(path: &Path) -> Result<Spec, SpecError> {
     let data = std::fs::read(path).map_err(|e| SpecError::Read { path: path.to_path_buf(), source: e })?;
-    let de = &mut serde_json::Deserializer::from_slice(&data);
+    parse_config(&data, path)
+}
+
+/// Parses the bytes of a config.json read from `path` (named in errors).
+pub fn parse_config(data: &[u8], path: &Path) -> Result<Spec, SpecError> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize::<_, Spec>(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
@@ -267,24 +281,11 @@ pub fn load_config(path: &Path) -> Result<Spec, SpecError> {
     })
 }
 
-/// Fields hull does not implement yet are refused, never silently ignored: running a
-/// container without the seccomp filter or LSM label its config asks for would be a silent
-/// security downgrade.
+/// What this host cannot honour is refused, never silently ignored: an AppArmor profile or
+/// SELinux label whose LSM is not enabled (running the container unconfined instead would be a
+/// silent security downgrade).
 fn refuse_unsupported(spec: &Spec) -> Result<(), SpecError> {
-    if let Some(p) = spec.process() {
-        if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid("process.apparmorProfile", "AppArmor is not enabled on this host"));
-        }
-        if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid("process.selinuxLabel", "SELinux is not enabled on this host"));
-        }
-    }
-    if let Some(l) = spec.linux() {
-        if l.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(invalid("linux.mountLabel", "SELinux is not enabled on this host"));
-        }
-    }
-    Ok(())
+    crate::lsm::check_spec(spec, Path::new(crate::lsm::SYSFS))
 }
 
 /// A path the kernel will be given: no NUL byte, not longer than PATH_MAX.
@@ -305,11 +306,20 @@ fn check_namespace_file(p: &Path, kind: LinuxNamespaceType) -> Result<(), String
     use std::os::fd::AsRawFd;
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
-    let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
     use std::os::fd::AsFd;
-    if crate::sys::fstatfs_magic(f.as_fd()).map_err(|e| format!("{}: {e}", p.display()))? != NSFS_MAGIC {
-        return Err(format!("{} is not a namespace file", p.display()));
-    }
+    use std::os::unix::fs::OpenOptionsExt;
+    // Looked at through O_PATH first: opening a FIFO would block and opening some devices has
+    // effects (a watchdog starts), and validation must do neither. Only an nsfs file is then
+    // opened for real (for the ioctl), and checked again.
+    let is_nsfs = |flags: i32| -> Result<std::fs::File, String> {
+        let f = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if crate::sys::fstatfs_magic(f.as_fd()).map_err(|e| format!("{}: {e}", p.display()))? != NSFS_MAGIC {
+            return Err(format!("{} is not a namespace file", p.display()));
+        }
+        Ok(f)
+    };
+    is_nsfs(libc::O_PATH)?;
+    let f = is_nsfs(0)?;
     // SAFETY: NS_GET_NSTYPE takes no argument and returns the CLONE_NEW* flag of the namespace.
     let t = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
     if t >= 0 && t != ns_flag(kind) {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 
 use super::{invalid, SpecError};
+use crate::lsm::MountLabeling;
 
 /// How a mount is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub struct MountPlan {
     pub propagation: u64,
     /// Filesystem options passed to fsconfig: `key` or `key=value`.
     pub data: Vec<String>,
+    /// `linux.mountLabel`, to set as the `security.selinux` xattr of the mount's root once
+    /// mounted (mqueue; other filesystems get it as `context=` in `data`).
+    pub root_label: Option<String>,
     /// An idmapped bind mount: its ids are shown through these mappings.
     pub idmap: Option<IdMapPlan>,
 }
@@ -116,6 +120,7 @@ const ATIME_MASK: u64 = libc::MOUNT_ATTR__ATIME;
 /// Checks every entry of `mounts` and classifies its options.
 pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecError> {
     let mut out = Vec::new();
+    let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty());
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination();
         if dest.as_os_str().is_empty() {
@@ -141,6 +146,7 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
             rec_clr: 0,
             propagation: 0,
             data: Vec::new(),
+            root_label: None,
             idmap: None,
         };
         let mut idmap_option = None;
@@ -173,6 +179,13 @@ pub fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>, SpecErr
             plan.source = Some(src);
         } else if fstype.is_empty() {
             return Err(invalid(format!("mounts[{i}].type"), "missing: a mount that is not a bind mount needs a filesystem type"));
+        } else if let Some(label) = mount_label {
+            // As runc: the label as the filesystem's context, unless the options choose one.
+            match crate::lsm::mount_labeling(&fstype) {
+                MountLabeling::ContextOption if !crate::lsm::has_context_option(&plan.data) => plan.data.push(format!("context={label}")),
+                MountLabeling::RootXattr => plan.root_label = Some(label.to_string()),
+                _ => {}
+            }
         }
         plan.idmap = plan_idmap(spec, m, i, bind, idmap_option)?;
         out.push(plan);
@@ -272,6 +285,39 @@ mod tests {
         assert_eq!(p[1].attr_set, libc::MOUNT_ATTR_RDONLY);
         assert_eq!(p[1].rec_set, libc::MOUNT_ATTR_NOSUID);
         assert_eq!(p[1].propagation, libc::MS_PRIVATE | libc::MS_REC);
+    }
+
+    #[test]
+    fn mount_label_is_the_context_of_filesystems_that_take_it() {
+        let s: Spec = serde_json::from_value(serde_json::json!({"ociVersion": "1.0.0",
+        "linux": {"mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"},
+        "mounts": [
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs"},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"},
+            {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind"]},
+            {"destination": "/y", "type": "tmpfs", "source": "tmpfs", "options": ["rootcontext=own_t"]}
+        ]}))
+        .unwrap();
+        let p = plan_mounts(&s, Path::new("/")).unwrap();
+        let ctx = "context=system_u:object_r:container_file_t:s0:c1,c2".to_string();
+        assert_eq!(p[0].data, ["mode=755".to_string(), ctx.clone()]);
+        assert_eq!(p[1].data, ["newinstance".to_string(), ctx]);
+        assert!(p[2].data.is_empty());
+        assert_eq!(p[2].root_label.as_deref(), Some("system_u:object_r:container_file_t:s0:c1,c2"));
+        for m in &p[3..7] {
+            assert!(m.data.iter().all(|o| !o.starts_with("context=")) && m.root_label.is_none(), "{}", m.destination.display());
+        }
+        assert_eq!(p[7].data, ["rootcontext=own_t"]);
+        // No label, no option.
+        let s: Spec = serde_json::from_value(serde_json::json!({"ociVersion": "1.0.0", "linux": {"mountLabel": ""},
+            "mounts": [{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}]}))
+        .unwrap();
+        let p = plan_mounts(&s, Path::new("/")).unwrap();
+        assert!(p[0].data.is_empty() && p[0].root_label.is_none());
     }
 
     #[test]
