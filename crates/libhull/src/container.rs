@@ -44,6 +44,8 @@ pub struct Runtime {
     /// Unprivileged mode (detected by `new`): cgroups only where delegated, ids beyond the
     /// user's own through newuidmap/newgidmap, devices bound instead of made.
     pub rootless: bool,
+    /// `--systemd-cgroup`: each container's cgroup is a transient systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 fn other(msg: impl Into<String>) -> Error {
@@ -52,7 +54,7 @@ fn other(msg: impl Into<String>) -> Error {
 
 impl Runtime {
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { root: root.into(), rootless: crate::rootless::detect() }
+        Runtime { root: root.into(), rootless: crate::rootless::detect(), systemd_cgroup: false }
     }
 
     pub(crate) fn dir(&self, id: &str) -> Result<StateDir, Error> {
@@ -82,7 +84,21 @@ impl Runtime {
             return Err(other("linux.namespaces: a mount namespace is required"));
         }
         let linux = plan.spec.linux().as_ref();
-        let mut cgroup = CgroupManager::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+        let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+        // The systemd driver: the unit's properties checked and systemd reached before any side
+        // effect; the unit itself is made once the init exists (see `place` below).
+        let mut systemd = None;
+        let mut cgroup = if self.systemd_cgroup {
+            if self.rootless {
+                return Err(other("--systemd-cgroup: the systemd driver needs root (hull has no user-session systemd driver)"));
+            }
+            let props = crate::cgroups::systemd::annotation_properties(plan.spec.annotations().as_ref())?;
+            let cg = CgroupManager::new_systemd(cgroups_path, id)?;
+            systemd = Some((crate::cgroups::systemd::connect()?, props));
+            cg
+        } else {
+            CgroupManager::new(cgroups_path, id)?
+        };
         let pid_file = opts.pid_file.as_ref().map(std::path::absolute).transpose().map_err(|e| other(format!("--pid-file: {e}")))?;
         let listen_fds = listen_fds();
         let procfs = ProcFs::open().map_err(|e| other(format!("/proc: {e}")))?;
@@ -110,7 +126,12 @@ impl Runtime {
         let placed = match cgroup.create() {
             Ok(()) => {
                 undo.cgroup = Some(cgroup.clone());
-                cgroup.apply(resources)
+                // With systemd the limits follow the unit, made after the clone.
+                if cgroup.is_systemd() {
+                    Ok(())
+                } else {
+                    cgroup.apply(resources)
+                }
             }
             Err(e) => Err(e),
         };
@@ -162,7 +183,19 @@ impl Runtime {
             }
             Ok(())
         };
-        let spawned = process::spawn(&plan, id, &cgroup, &procfs, fifo, &spawn_opts, &mut undo.pid, &mut on_ready).map_err(other);
+        // Puts the init, cloned and waiting, in its cgroup(s): the systemd unit is made here,
+        // after the clone, so that the CLI has no thread (the D-Bus client starts none anyway)
+        // and the unit has the init's pid from the start, as runc does.
+        let placing = cgroup.clone();
+        let mut place = |pid: i32| -> Result<(), String> {
+            match systemd.as_mut() {
+                Some((session, props)) => placing.start_unit(session, id, pid, resources, std::mem::take(props)),
+                None => placing.add_pid(pid),
+            }
+            .map_err(|e| e.to_string())
+        };
+        let spawned =
+            process::spawn(&plan, id, &cgroup, &procfs, fifo, &spawn_opts, &mut undo.pid, &mut place, &mut on_ready).map_err(other);
         let spawned = match spawned {
             Ok(s) => s,
             Err(e) => {

@@ -48,7 +48,9 @@ pub struct Spawned {
 }
 
 /// Makes the init and drives its setup until it waits on the exec fifo. `on_ready(pid)` runs
-/// when the init has finished everything that needs privileges (the caller saves state.json).
+/// when the init has finished everything that needs privileges (the caller saves state.json);
+/// `place(pid)` puts the init in its cgroups while it waits (`CgroupManager::add_pid`, or the
+/// systemd driver's unit).
 /// On error the caller kills `pid_hint` (if set) and cleans up.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
@@ -59,6 +61,7 @@ pub fn spawn(
     fifo: OwnedFd,
     opts: &SpawnOptions,
     pid_hint: &mut Option<i32>,
+    place: &mut dyn FnMut(i32) -> Result<(), String>,
     on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<Spawned, String> {
     let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
@@ -134,7 +137,7 @@ pub fn spawn(
     // first move after a quiet moment waits for an RCU grace period (several ms): with
     // `placed_later` the init builds its rootfs meanwhile and waits for `Placed` only before
     // the hooks.
-    cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+    place(pid)?;
     tell(&parent, if placed_later { &Msg::Placed } else { &Msg::Continue })?;
 
     loop {
