@@ -120,12 +120,13 @@ fn a_parent_that_cannot_enable_a_controller_is_named_and_nothing_is_left() {
     assert_pure_v2();
     let mut parent = Parent::new("hull-test-busy-parent");
     // cgroup v2's "no internal processes": a cgroup with processes of its own cannot enable
-    // controllers for its children (EBUSY).
+    // domain controllers such as memory for its children (EBUSY; threaded ones such as cpu it
+    // can).
     parent.add_process();
     let id = unique("busy");
     let mut b = Bundle::new(&["true"]);
     b.config["linux"]["cgroupsPath"] = json!(format!("/{}/{id}", parent.dir.file_name().unwrap().to_str().unwrap()));
-    b.config["linux"]["resources"]["cpu"] = json!({"quota": 50000});
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024});
     b.save();
     let rt = Runtime::new();
     let out = rt.run(&["create", "--bundle", b.arg(), &id]);
@@ -133,10 +134,64 @@ fn a_parent_that_cannot_enable_a_controller_is_named_and_nothing_is_left() {
     assert!(!out.status.success(), "create succeeded below a cgroup with processes");
     let file = parent.dir.join("cgroup.subtree_control");
     assert!(
-        err.contains("linux.resources.cpu.quota") && err.contains(file.to_str().unwrap()) && err.contains("cpu controller"),
+        err.contains("linux.resources.memory.limit") && err.contains(file.to_str().unwrap()) && err.contains("memory controller"),
         "the error does not name the field, the controller and {}: {err}",
         file.display()
     );
     assert!(!parent.dir.join(&id).exists(), "the container's cgroup was left behind");
     assert!(!rt.run(&["state", &id]).status.success(), "a state was left behind");
+}
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
+fn create_refuses_a_cgroup_that_has_processes_and_leaves_it_as_it_was() {
+    if !require_root() {
+        return;
+    }
+    assert_pure_v2();
+    let mut parent = Parent::new("hull-test-busy");
+    let pid = parent.add_process();
+    let id = unique("busycg");
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{}", parent.dir.file_name().unwrap().to_str().unwrap()));
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 10});
+    b.save();
+    let rt = Runtime::new();
+    let out = rt.run(&["create", "--bundle", b.arg(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "create succeeded in a cgroup with processes");
+    assert!(err.contains("is not empty") && err.contains(parent.dir.to_str().unwrap()), "{err}");
+    assert_eq!(read(&parent.dir, "cgroup.procs"), pid.to_string(), "the cgroup's processes changed");
+    assert_eq!(read(&parent.dir, "pids.max"), "max", "the cgroup's limits changed");
+    assert!(!rt.run(&["state", &id]).status.success(), "a state was left behind");
+}
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
+fn kill_all_with_sigkill_empties_the_cgroup_of_a_forking_container() {
+    if !require_root() {
+        return;
+    }
+    assert_pure_v2();
+    let id = unique("killall");
+    let cg = format!("/{}", unique("hull-test-killall"));
+    // No PID namespace: killing the init does not take the others with it, only cgroup.kill
+    // (or a signal to each pid) does. The loop keeps forking while the kill happens.
+    let mut b = Bundle::sh("while :; do sleep 1000 & sleep 0.01; done");
+    b.remove_namespace("pid");
+    b.config["linux"]["cgroupsPath"] = json!(cg);
+    b.save();
+    let rt = Runtime::new();
+    rt.create_and_start(&b, &id);
+    let dir = Path::new("/sys/fs/cgroup").join(cg.trim_start_matches('/'));
+    assert!(poll(T, || (words(&dir, "cgroup.procs").len() > 5).then_some(())).is_some(), "the container did not fork");
+    rt.ok(&["kill", "--all", &id, "KILL"]);
+    assert!(
+        poll(T, || (read(&dir, "cgroup.events").lines().any(|l| l == "populated 0")).then_some(())).is_some(),
+        "processes left after kill --all: {:?}",
+        words(&dir, "cgroup.procs")
+    );
+    assert!(rt.wait_status(&id, "stopped", T), "the container is not stopped");
+    rt.ok(&["delete", &id]);
+    assert!(poll(T, || (!dir.exists()).then_some(())).is_some(), "{} left after delete", dir.display());
 }

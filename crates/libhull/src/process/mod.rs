@@ -103,7 +103,20 @@ pub fn spawn(
         seccomp: opts.seccomp.as_ref(),
     };
     let args = sys::Clone3 { flags, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false };
-    let (pid, _) = sys::clone3(&args).map_err(|e| format!("clone3: {e}"))?;
+    let (pid, _) = sys::clone3(&args).map_err(|e| {
+        // CLONE_INTO_CGROUP's refusals, which otherwise read as if clone3 itself were missing.
+        let dir = cgroup.paths.get("").filter(|_| cgroup_fd.is_some());
+        match (e.raw_os_error(), dir) {
+            (Some(libc::EOPNOTSUPP), Some(d)) => format!(
+                "clone3 into cgroup {}: {e} (the kernel takes no process there: e.g. a parent cgroup has processes of its own, or it is in a threaded subtree)",
+                d.display()
+            ),
+            (Some(libc::EBUSY), Some(d)) => {
+                format!("clone3 into cgroup {}: {e} (it has child cgroups with controllers enabled: processes may only be in leaves)", d.display())
+            }
+            _ => format!("clone3: {e}"),
+        }
+    })?;
     if pid == 0 {
         drop(parent);
         init::run(ctx);
