@@ -195,3 +195,27 @@ fn kill_all_with_sigkill_empties_the_cgroup_of_a_forking_container() {
     rt.ok(&["delete", &id]);
     assert!(poll(T, || (!dir.exists()).then_some(())).is_some(), "{} left after delete", dir.display());
 }
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: runs in the guest (bash guest/run.sh)"]
+fn delete_force_waits_for_the_kernel_to_drain_a_crowded_cgroup() {
+    if !require_root() {
+        return;
+    }
+    assert_pure_v2();
+    let id = unique("drain");
+    let cg = format!("/{}", unique("hull-test-drain"));
+    // Without a PID namespace the processes do not die with the init: delete --force kills
+    // them all (cgroup.kill) and the rmdir waits while they exit.
+    let mut b = Bundle::sh("for i in $(seq 150); do sleep 1000 & done; echo started; wait");
+    b.remove_namespace("pid");
+    b.config["linux"]["cgroupsPath"] = json!(cg);
+    b.save();
+    let rt = Runtime::new();
+    rt.create_and_start(&b, &id);
+    let dir = Path::new("/sys/fs/cgroup").join(cg.trim_start_matches('/'));
+    assert!(poll(T, || (words(&dir, "cgroup.procs").len() > 150).then_some(())).is_some(), "the container did not fork");
+    rt.ok(&["delete", "--force", &id]);
+    // No polling: when delete returns, the cgroup is gone.
+    assert!(!dir.exists(), "{} left after delete --force", dir.display());
+}

@@ -604,10 +604,11 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     rmdir_retrying(dir)
 }
 
-/// rmdir, retried for about a second while the kernel says EBUSY: a killed container's
-/// processes may take a moment to leave the cgroup.
+/// rmdir, retried for up to 5 s while the kernel says EBUSY: a killed container's processes
+/// take a moment to leave the cgroup (cgroup.kill only queues the signals; hundreds of
+/// exiting processes on a loaded machine take longer than runc's ~150 ms of retries).
 fn rmdir_retrying(dir: &Path) -> Result<(), CgroupError> {
-    let deadline = Instant::now() + Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
