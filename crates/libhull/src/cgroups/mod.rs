@@ -8,6 +8,10 @@
 //! enters so that e.g. realtime bandwidth is in place), `clone_into_fd` / `add_pid`
 //! (placement), and at the end `destroy` (rmdir only what hull made).
 //!
+//! With the systemd driver (`new_systemd`, see `systemd`) the same manager holds the unit:
+//! `create` makes nothing on v2, `start_unit` replaces `apply` + `add_pid` once the init
+//! exists (systemd makes the cgroup with the init in it), and `destroy` stops the unit.
+//!
 //! House rule: hull creates cgroups below any cgroup and removes only those it created. The one
 //! change it makes to cgroups it did not create is runc's and crun's: on cgroup v2 it enables
 //! the controllers the config needs in each ancestor's `cgroup.subtree_control` (adding only,
