@@ -553,9 +553,11 @@ fn cgroups_v2_on_the_unified_hierarchy() {
     let mut other = CgroupManager::with_layout(&l, Some(Path::new(&path)), "x").unwrap();
     assert!(matches!(other.create(), Err(CgroupError::NotEmpty { .. })));
 
+    // cgroup.kill: one write SIGKILLs everything in the cgroup.
+    assert!(m.kill_all().unwrap(), "no cgroup.kill in {}", leaf.display());
     for mut c in clean.children.drain(..) {
-        c.kill().unwrap();
-        c.wait().unwrap();
+        let status = c.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL), "{status:?}");
     }
     m.destroy().unwrap();
     for d in &m.created {
