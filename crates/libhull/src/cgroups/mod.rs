@@ -477,8 +477,11 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares() {
             // cgroup v1 clamps to [2, 262144], which runc reports as an error after reading the
-            // value back; v2 converts any value to a weight.
-            if !unified && s != 0 && !(2..=262_144).contains(&s) {
+            // value back; v2 converts a value to a weight, 1 for anything up to 2 (runc's
+            // conversion). Above 262144 (weight 10000, the most there is) runc >= 1.2 clamps
+            // on v2; hull refuses it on both, so one config means the same everywhere and a
+            // value such as 2^64-1 (a -1 cast by an engine) shows as the mistake it is.
+            if s != 0 && (s > 262_144 || !unified && s < 2) {
                 return invalid("linux.resources.cpu.shares", format!("{s} is out of range (2-262144)"));
             }
         }

@@ -195,6 +195,8 @@ fn cgroups_validate() {
     validate_for(v2, &res(r#"{"memory":{"limit":-1}}"#)).unwrap();
     assert_eq!(invalid_field(validate_for(v1, &res(r#"{"cpu":{"shares":1}}"#))), "linux.resources.cpu.shares");
     validate_for(v2, &res(r#"{"cpu":{"shares":1}}"#)).unwrap();
+    assert_eq!(invalid_field(validate_for(v2, &res(r#"{"cpu":{"shares":262145}}"#))), "linux.resources.cpu.shares");
+    validate_for(v2, &res(r#"{"cpu":{"shares":262144}}"#)).unwrap();
     validate_for(v1, &res(r#"{"cpu":{"period":0}}"#)).unwrap();
     assert_eq!(invalid_field(validate_for(v1, &res(r#"{"cpu":{"period":500}}"#))), "linux.resources.cpu.period");
     assert_eq!(invalid_field(validate_for(v1, &res(r#"{"cpu":{"quota":999}}"#))), "linux.resources.cpu.quota");
