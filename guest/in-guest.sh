@@ -136,8 +136,8 @@ smoke() {
 
 say "smoke: $bundle (runc spec; memory, pids, cpu.shares; sh -c 'echo; cat /proc/self/cgroup')"
 # hull first: right after the boot the root cgroup delegates only what systemd's units use, the
-# state of a systemd host; runc enables every controller there itself (until systemd's next
-# re-realization of the root takes them back).
+# state of a systemd host; runc enables every controller there itself, hull those the config
+# needs (until systemd's next re-realization of the root takes them back).
 say "root cgroup.subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 for rt in hull runc crun; do
     for driver in cgroupfs systemd; do

@@ -32,7 +32,7 @@ struct Cli {
     /// Debug logging
     #[arg(long, global = true)]
     debug: bool,
-    /// Use the systemd cgroup driver (accepted; the systemd driver lands with the cgroups work)
+    /// Use the systemd cgroup driver: cgroupsPath is slice:prefix:name, the cgroup a transient scope
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless cgroup manager: true, false or auto
@@ -205,6 +205,7 @@ fn main() -> ExitCode {
         None => default_root(),
     };
     let mut rt = Runtime::new(root);
+    rt.systemd_cgroup = cli.systemd_cgroup;
     match cli.rootless.as_deref() {
         None | Some("auto") => {}
         Some("true") => rt.rootless = true,

@@ -108,7 +108,9 @@ fn pause_freezes_the_processes_and_resume_thaws_them() {
     if !require_root() {
         return;
     }
-    let cg = CgBundle::sh(COUNTER);
+    // A second process that always exists: the counter's own `sleep 0.05` may be between two
+    // runs at the moment of the freeze (often so under the guest's emulation).
+    let cg = CgBundle::sh(&format!("sleep 1000 & {COUNTER}"));
     let rt = Runtime::new();
     let id = unique("pause");
     rt.create_and_start(&cg.b, &id);

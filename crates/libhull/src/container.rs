@@ -53,6 +53,8 @@ pub struct Runtime {
     /// Unprivileged mode (detected by `new`): cgroups only where delegated, ids beyond the
     /// user's own through newuidmap/newgidmap, devices bound instead of made.
     pub rootless: bool,
+    /// `--systemd-cgroup`: each container's cgroup is a transient systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 fn other(msg: impl Into<String>) -> Error {
@@ -63,7 +65,7 @@ impl Runtime {
     /// The containers under `root` (made on the first `create`, mode 0700); unprivileged mode
     /// when the caller is not root (or is root in a user namespace without the host's ids).
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { root: root.into(), rootless: crate::rootless::detect() }
+        Runtime { root: root.into(), rootless: crate::rootless::detect(), systemd_cgroup: false }
     }
 
     pub(crate) fn dir(&self, id: &str) -> Result<StateDir, Error> {
@@ -99,7 +101,21 @@ impl Runtime {
             return Err(other("linux.namespaces: a mount namespace is required"));
         }
         let linux = plan.spec.linux().as_ref();
-        let mut cgroup = CgroupManager::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+        let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+        // The systemd driver: the unit's properties checked and systemd reached before any side
+        // effect; the unit itself is made once the init exists (see `place` below).
+        let mut systemd = None;
+        let mut cgroup = if self.systemd_cgroup {
+            if self.rootless {
+                return Err(other("--systemd-cgroup: the systemd driver needs root (hull has no user-session systemd driver)"));
+            }
+            let props = crate::cgroups::systemd::annotation_properties(plan.spec.annotations().as_ref())?;
+            let cg = CgroupManager::new_systemd(cgroups_path, id)?;
+            systemd = Some((crate::cgroups::systemd::connect()?, props));
+            cg
+        } else {
+            CgroupManager::new(cgroups_path, id)?
+        };
         if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
             cgroup.check_host(r)?;
         }
@@ -130,7 +146,12 @@ impl Runtime {
         let placed = match cgroup.create() {
             Ok(()) => {
                 undo.cgroup = Some(cgroup.clone());
-                cgroup.apply(resources)
+                // With systemd the limits follow the unit, made after the clone.
+                if cgroup.is_systemd() {
+                    Ok(())
+                } else {
+                    cgroup.apply(resources)
+                }
             }
             Err(e) => Err(e),
         };
@@ -189,7 +210,19 @@ impl Runtime {
             }
             Ok(())
         };
-        let spawned = process::spawn(&plan, id, &cgroup, &procfs, fifo, &spawn_opts, &mut undo.pid, &mut on_ready).map_err(other);
+        // Puts the init, cloned and waiting, in its cgroup(s): the systemd unit is made here,
+        // after the clone, so that the CLI has no thread (the D-Bus client starts none anyway)
+        // and the unit has the init's pid from the start, as runc does.
+        let placing = cgroup.clone();
+        let mut place = |pid: i32| -> Result<(), String> {
+            match systemd.as_mut() {
+                Some((session, props)) => placing.start_unit(session, id, pid, resources, std::mem::take(props)),
+                None => placing.add_pid(pid),
+            }
+            .map_err(|e| e.to_string())
+        };
+        let spawned =
+            process::spawn(&plan, id, &cgroup, &procfs, fifo, &spawn_opts, &mut undo.pid, &mut place, &mut on_ready).map_err(other);
         let spawned = match spawned {
             Ok(s) => s,
             Err(e) => {

@@ -231,7 +231,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hull-oom-v2-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("memory.events"), "oom 1\noom_kill 1\n").unwrap();
-        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), ..Default::default() };
         let mut w = OomWatcher::new(&cg).unwrap();
         let t = Duration::from_millis(1);
         // Kills before the watch started are not reported.

@@ -329,7 +329,7 @@ mod tests {
     fn v2_without_psi_is_an_error() {
         let dir = std::env::temp_dir().join(format!("hull-psi-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new(), systemd: None };
         let err = PressureWatcher::new(&cg, PressureLevel::Low).err().expect("refused").to_string();
         assert!(err.contains("memory.pressure") && err.contains("PSI"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -360,7 +360,7 @@ mod tests {
         } else {
             std::fs::write(dir.join("memory.max"), &limit).expect("memory.max (the memory controller enabled at the root)");
         }
-        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new(), systemd: None };
         let mut w = PressureWatcher::new(&cg, PressureLevel::Low).expect("the PSI trigger is accepted");
         assert!(matches!(w.wait(Duration::from_millis(10)).unwrap(), PressureWake::Timeout));
 

@@ -47,12 +47,16 @@ fn same_pid_namespace(init: i32) -> Vec<i32> {
 
 /// Sends `sig` to every process in the cgroup.
 ///
-/// The cgroup is frozen while its pids are read and signalled, so that no process forks a
+/// SIGKILL on cgroup v2 is one write to `cgroup.kill` (see `CgroupManager::kill_all`), as runc
+/// does. Otherwise the cgroup is frozen while its pids are read and signalled, so that no process forks a
 /// child the walk would miss (runc does the same). It is thawed again afterwards, unless it
 /// was paused before; a paused container is thawed too when `sig` is SIGKILL, since a
 /// process frozen by the v1 freezer does not die before it is thawed. A failed freeze
 /// (e.g. processes forking too fast) does not stop the signals.
 pub(crate) fn signal_all(cg: &CgroupManager, sig: i32) -> Result<(), Error> {
+    if sig == libc::SIGKILL && cg.kill_all()? {
+        return Ok(());
+    }
     let was_frozen = cg.is_frozen().unwrap_or(false);
     let froze = !was_frozen && cg.freeze().is_ok();
     let signal = Signal::try_from(sig).ok();

@@ -707,7 +707,7 @@ mod tests {
         w("memory.swap.max", "1048576\n");
         w("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 1\nthrottled_usec 7\n");
         w("io.stat", "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
-        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), created: Vec::new() };
+        let cg = CgroupManager { paths: [(String::new(), dir.clone())].into_iter().collect(), ..Default::default() };
         let s = collect(&cg).unwrap();
         assert_eq!(s.pids, Pids { current: 2, limit: 0 });
         assert_eq!(s.memory.cache, 8192);

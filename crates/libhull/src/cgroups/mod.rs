@@ -8,11 +8,20 @@
 //! enters so that e.g. realtime bandwidth is in place), `clone_into_fd` / `add_pid`
 //! (placement), and at the end `destroy` (rmdir only what hull made).
 //!
-//! House rule: hull creates cgroups below any cgroup and removes those it created; it never
-//! changes the settings of, or removes, a cgroup it did not create.
+//! With the systemd driver (`new_systemd`, see `systemd`) the same manager holds the unit:
+//! `create` makes nothing on v2, `start_unit` replaces `apply` + `add_pid` once the init
+//! exists (systemd makes the cgroup with the init in it), and `destroy` stops the unit.
+//!
+//! House rule: hull creates cgroups below any cgroup and removes only those it created. The one
+//! change it makes to cgroups it did not create is runc's and crun's: on cgroup v2 it enables
+//! the controllers the config needs in each ancestor's `cgroup.subtree_control` (adding only,
+//! see `subtree`).
 
+mod dbus;
 mod devices;
 pub(crate) mod layout;
+mod subtree;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -56,6 +65,13 @@ pub enum CgroupError {
     /// Loading or attaching the cgroup v2 device program (`what` is the bpf(2) command).
     #[error("linux.resources.devices: {what} for cgroup {path}: {source}")]
     Bpf { path: PathBuf, what: String, source: std::io::Error },
+    /// The kernel refused to enable `controller` in an ancestor's `cgroup.subtree_control`
+    /// (`path`), which `field` needs.
+    #[error("{field}: enabling the {controller} controller in {path}: {source}{hint}")]
+    Enable { path: PathBuf, controller: String, field: String, hint: &'static str, source: std::io::Error },
+    /// The systemd driver: systemd unreachable, or a call or job that failed.
+    #[error("{0}")]
+    Systemd(String),
 }
 
 impl CgroupError {
@@ -66,6 +82,7 @@ impl CgroupError {
             | CgroupError::Write { source, .. }
             | CgroupError::Join { source, .. }
             | CgroupError::Bpf { source, .. } => source,
+            CgroupError::Enable { source, .. } => return subtree::denied(source),
             _ => return false,
         };
         matches!(src.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS))
@@ -79,6 +96,9 @@ pub struct CgroupManager {
     pub paths: BTreeMap<String, PathBuf>,
     /// The directories hull created itself, removed on destroy (deepest first).
     pub created: Vec<PathBuf>,
+    /// The systemd driver's unit, when the cgroup is a transient unit (`--systemd-cgroup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
 }
 
 impl CgroupManager {
@@ -92,7 +112,79 @@ impl CgroupManager {
         let layout = layout::parse_mountinfo(&read_proc(layout::MOUNTINFO)?)?;
         let own = layout::parse_proc_cgroup(&read_proc(layout::PROC_CGROUP)?);
         let paths = layout::container_paths(&layout, &own, cgroups_path, id)?;
-        Ok(Self { paths, created: Vec::new() })
+        Ok(Self { paths, created: Vec::new(), systemd: None })
+    }
+
+    /// The systemd driver's manager: the unit `linux.cgroupsPath` (`slice:prefix:name`) names,
+    /// and the directory systemd gives it in every hierarchy; no side effects (the unit is
+    /// made by `start_unit` once the init exists).
+    ///
+    /// On cgroup v1 the controllers systemd does not manage for the unit are joined the way
+    /// runc does: hull makes the unit's directory in those hierarchies itself. systemd's own
+    /// `name=systemd` hierarchy is left to systemd.
+    pub fn new_systemd(cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
+        let p = cgroups_path
+            .map(|p| {
+                p.to_str().ok_or_else(|| CgroupError::Invalid {
+                    field: "linux.cgroupsPath".into(),
+                    reason: format!("{} is not valid UTF-8", p.display()),
+                })
+            })
+            .transpose()?;
+        let unit = systemd::Unit::parse(p, id)?;
+        let rel = unit.cgroup()?;
+        let layout = layout::parse_mountinfo(&read_proc(layout::MOUNTINFO)?)?;
+        let mut paths = BTreeMap::new();
+        for h in &layout.hierarchies {
+            let dir = rel.split('/').fold(h.mountpoint.clone(), |d, c| d.join(c));
+            if h.is_v2() {
+                paths.insert(String::new(), dir);
+            } else {
+                for c in h.controllers.iter().filter(|c| *c != "name=systemd") {
+                    paths.insert(c.clone(), dir.clone());
+                }
+            }
+        }
+        Ok(Self { paths, created: Vec::new(), systemd: Some(unit) })
+    }
+
+    /// The systemd driver, once the init `pid` exists and waits: makes the transient unit with
+    /// `pid` in it and the limits systemd has properties for (plus `extra`, the annotations'
+    /// properties), checks the init landed in the unit's cgroup, then writes every limit
+    /// through cgroupfs as well and joins the hierarchies systemd does not manage (v1).
+    pub(crate) fn start_unit(
+        &self,
+        session: &mut systemd::Session,
+        id: &str,
+        pid: i32,
+        resources: &LinuxResources,
+        extra: Vec<dbus::Value>,
+    ) -> Result<(), CgroupError> {
+        let Some(unit) = &self.systemd else {
+            return self.add_pid(pid);
+        };
+        let mut props = systemd::resource_properties(resources, self.is_unified());
+        props.extend(extra);
+        session.start(unit, id, pid, props)?;
+        if let Some(dir) = self.paths.get("") {
+            let want = unit.cgroup()?;
+            let own = read_proc(&format!("/proc/{pid}/cgroup"))?;
+            let got = layout::parse_proc_cgroup(&own).into_iter().find(|l| l.controllers.is_empty()).map(|l| l.path).unwrap_or_default();
+            if got.trim_start_matches('/') != want && self.is_unified() {
+                return Err(CgroupError::Systemd(format!(
+                    "systemd put the init in the cgroup {got}, not in {} where hull expects the unit {}",
+                    dir.display(),
+                    unit.name
+                )));
+            }
+        }
+        self.apply(resources)?;
+        self.add_pid(pid)
+    }
+
+    /// Whether the systemd driver manages this cgroup.
+    pub fn is_systemd(&self) -> bool {
+        self.systemd.is_some()
     }
 
     /// Checks `linux.resources` against the host's layout (v1, hybrid or v2), before any side
@@ -111,15 +203,18 @@ impl CgroupManager {
     /// removed again. On cgroup v1 the cpuset files of each new cpuset directory are copied
     /// from its parent (a new cpuset is empty, and no process can join an empty cpuset). On a
     /// pure v2 host every controller available to a directory hull made is enabled in its
-    /// `cgroup.subtree_control`, so that the next level gets it; cgroups hull did not make are
-    /// left as they are, so a controller their owner did not delegate stays unavailable and
-    /// `apply` reports it if the config asks for it.
+    /// `cgroup.subtree_control`, so that the next level gets it; in the ancestors hull did not
+    /// make, `apply` enables only what the config needs.
     pub fn create(&mut self) -> Result<(), CgroupError> {
         // Check first, so a refusal leaves no trace.
         for dir in self.dirs() {
             if dir.exists() && !procs_recursive(dir)?.is_empty() {
                 return Err(CgroupError::NotEmpty { path: dir.clone() });
             }
+        }
+        if self.is_systemd() && self.is_unified() {
+            // systemd makes the scope's cgroup when it starts the unit (`start_unit`).
+            return Ok(());
         }
         let mut made = Vec::new();
         match self.make_dirs(&mut made) {
@@ -182,7 +277,8 @@ impl CgroupManager {
     /// controllers and the v1 hierarchies need cgroup.procs anyway, so `add_pid` places the
     /// process everywhere.
     pub fn clone_into_fd(&self) -> Option<OwnedFd> {
-        if !self.is_unified() {
+        // systemd's unit does not exist before the init does (it is made with the init's pid).
+        if !self.is_unified() || self.is_systemd() {
             return None;
         }
         let dir = self.paths.get("")?;
@@ -211,7 +307,7 @@ impl CgroupManager {
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         if self.is_unified() {
             match self.paths.get("") {
-                Some(dir) => v2::apply(dir, resources),
+                Some(dir) => apply_unified(dir, resources),
                 None => Ok(()),
             }
         } else {
@@ -230,9 +326,17 @@ impl CgroupManager {
     pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         let mut r = resources.clone();
         r.set_devices(None);
+        if let Some(unit) = &self.systemd {
+            // The unit's properties too, or systemd would put the old values back on its next
+            // re-realization of the cgroup (a daemon-reload).
+            systemd::connect()?.set_properties(unit, systemd::resource_properties(&r, self.is_unified()))?;
+        }
         if self.is_unified() {
             match self.paths.get("") {
-                Some(dir) => v2::apply_limits(dir, &r),
+                Some(dir) => {
+                    subtree::enable_in_ancestors(dir, &r)?;
+                    v2::apply_limits(dir, &r)
+                }
                 None => Ok(()),
             }
         } else {
@@ -337,15 +441,43 @@ impl CgroupManager {
     /// with it (they would keep the rmdir failing). A directory already gone is fine. Every
     /// directory is tried; the first error is returned.
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        let mut first_err = None;
+        if let Some(unit) = &self.systemd {
+            // Stopping the unit removes its cgroup; what the container made below it (it is
+            // delegated) and the v1 directories hull made go below.
+            if let Err(e) = systemd::connect().and_then(|mut s| s.stop(unit)) {
+                first_err = Some(e);
+            }
+            if let Some(dir) = self.paths.get("") {
+                if let Err(e) = remove_tree(dir) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
         let mut dirs: Vec<&PathBuf> = self.created.iter().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let mut first_err = None;
         for d in dirs {
             if let Err(e) = remove_tree(d) {
                 first_err.get_or_insert(e);
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// SIGKILLs every process in the container's cgroup and its children with cgroup v2's
+    /// `cgroup.kill` (Linux 5.14), which the kernel does atomically: a process forking
+    /// meanwhile cannot escape, and no freeze is needed. Ok(false) when there is no
+    /// `cgroup.kill` (v1, a hybrid host, an older kernel): the caller signals pid by pid.
+    pub fn kill_all(&self) -> Result<bool, CgroupError> {
+        let Some(dir) = self.paths.get("").filter(|_| self.is_unified()) else {
+            return Ok(false);
+        };
+        match write_raw(&dir.join("cgroup.kill"), "1") {
+            Ok(()) => Ok(true),
+            // No such file: a kernel before 5.14. The cgroup itself gone: nothing to kill.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(!dir.exists()),
+            Err(source) => Err(CgroupError::Io { path: dir.join("cgroup.kill"), source }),
+        }
     }
 
     /// Freezes every process of the container (`pause`).
@@ -399,8 +531,15 @@ impl CgroupManager {
     #[cfg(test)]
     fn with_layout(layout: &layout::Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
         let own = layout::parse_proc_cgroup(&read_proc(layout::PROC_CGROUP)?);
-        Ok(Self { paths: layout::container_paths(layout, &own, cgroups_path, id)?, created: Vec::new() })
+        Ok(Self { paths: layout::container_paths(layout, &own, cgroups_path, id)?, created: Vec::new(), systemd: None })
     }
+}
+
+/// cgroup v2: the controllers the config needs enabled in every ancestor (as runc and crun
+/// do), then the limits.
+fn apply_unified(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
+    subtree::enable_in_ancestors(dir, r)?;
+    v2::apply(dir, r)
 }
 
 enum Freezer<'a> {
@@ -434,8 +573,11 @@ fn validate_for(kind: Option<Kind>, r: &LinuxResources) -> Result<(), CgroupErro
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares() {
             // cgroup v1 clamps to [2, 262144], which runc reports as an error after reading the
-            // value back; v2 converts any value to a weight.
-            if !unified && s != 0 && !(2..=262_144).contains(&s) {
+            // value back; v2 converts a value to a weight, 1 for anything up to 2 (runc's
+            // conversion). Above 262144 (weight 10000, the most there is) runc >= 1.2 clamps
+            // on v2; hull refuses it on both, so one config means the same everywhere and a
+            // value such as 2^64-1 (a -1 cast by an engine) shows as the mistake it is.
+            if s != 0 && (s > 262_144 || !unified && s < 2) {
                 return invalid("linux.resources.cpu.shares", format!("{s} is out of range (2-262144)"));
             }
         }
@@ -761,10 +903,11 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     rmdir_retrying(dir)
 }
 
-/// rmdir, retried for about a second while the kernel says EBUSY: a killed container's
-/// processes may take a moment to leave the cgroup.
+/// rmdir, retried for up to 5 s while the kernel says EBUSY: a killed container's processes
+/// take a moment to leave the cgroup (cgroup.kill only queues the signals; hundreds of
+/// exiting processes on a loaded machine take longer than runc's ~150 ms of retries).
 fn rmdir_retrying(dir: &Path) -> Result<(), CgroupError> {
-    let deadline = Instant::now() + Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),

@@ -83,10 +83,7 @@ impl Dir<'_> {
         }
         Err(CgroupError::Invalid {
             field: field.into(),
-            reason: format!(
-                "the {controller} controller is not available in {} (its parent does not delegate it in cgroup.subtree_control, and hull does not change cgroups it did not create)",
-                self.path.display()
-            ),
+            reason: format!("the {controller} controller is not available in {} (not in its cgroup.controllers)", self.path.display()),
         })
     }
 }

@@ -86,7 +86,9 @@ pub struct Spawned {
 }
 
 /// Makes the init and drives its setup until it waits on the exec fifo. `on_ready(pid)` runs
-/// when the init has finished everything that needs privileges (the caller saves state.json).
+/// when the init has finished everything that needs privileges (the caller saves state.json);
+/// `place(pid)` puts the init in its cgroups while it waits (`CgroupManager::add_pid`, or the
+/// systemd driver's unit).
 /// On error the caller kills `pid_hint` (if set) and cleans up.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
@@ -97,6 +99,7 @@ pub fn spawn(
     fifo: OwnedFd,
     opts: &SpawnOptions,
     pid_hint: &mut Option<i32>,
+    place: &mut dyn FnMut(i32) -> Result<(), String>,
     on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<Spawned, String> {
     let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
@@ -145,7 +148,20 @@ pub fn spawn(
         stdio: opts.stdio.as_ref(),
     };
     let args = sys::Clone3 { flags, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false };
-    let (pid, _) = sys::clone3(&args).map_err(|e| format!("clone3: {e}"))?;
+    let (pid, _) = sys::clone3(&args).map_err(|e| {
+        // CLONE_INTO_CGROUP's refusals, which otherwise read as if clone3 itself were missing.
+        let dir = cgroup.paths.get("").filter(|_| cgroup_fd.is_some());
+        match (e.raw_os_error(), dir) {
+            (Some(libc::EOPNOTSUPP), Some(d)) => format!(
+                "clone3 into cgroup {}: {e} (the kernel takes no process there: e.g. a parent cgroup has processes of its own, or it is in a threaded subtree)",
+                d.display()
+            ),
+            (Some(libc::EBUSY), Some(d)) => {
+                format!("clone3 into cgroup {}: {e} (it has child cgroups with controllers enabled: processes may only be in leaves)", d.display())
+            }
+            _ => format!("clone3: {e}"),
+        }
+    })?;
     if pid == 0 {
         drop(parent);
         init::run(ctx);
@@ -180,7 +196,7 @@ pub fn spawn(
     // first move after a quiet moment waits for an RCU grace period (several ms): with
     // `placed_later` the init builds its rootfs meanwhile and waits for `Placed` only before
     // the hooks.
-    cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+    place(pid)?;
     tell(&parent, if placed_later { &Msg::Placed } else { &Msg::Continue })?;
 
     loop {
