@@ -12,7 +12,7 @@
 #
 # Environment:
 #   HULL_GUEST_ACCEL=kvm|tcg        override the choice of accelerator
-#   HULL_GUEST_TIMEOUT=SECONDS      the whole boot (default 1800; a run takes 3-6 min under TCG)
+#   HULL_GUEST_TIMEOUT=SECONDS      the whole boot (default 3000; the full lane takes 10-20 min under TCG, more on a loaded machine)
 #   HULL_GUEST_TESTS="a b"          test targets of crates/hull to run (default: all of them)
 #   HULL_GUEST_TEST_ARGS="..."      extra libtest arguments for every binary (e.g. a filter)
 #   HULL_GUEST_TEST_THREADS=N       libtest threads in the guest (default 2)
@@ -29,7 +29,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-timeout_s=${HULL_GUEST_TIMEOUT:-1800}
+timeout_s=${HULL_GUEST_TIMEOUT:-3000}
 profile=${HULL_GUEST_PROFILE:-dev}
 
 log() { echo "guest/run: $*" >&2; }
