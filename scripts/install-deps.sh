@@ -46,4 +46,8 @@ for c in rustfmt clippy; do
     fi
 done
 
+# CRIU 4.x for checkpoint/restore (Debian 12's 3.17 cannot dump on this kernel): built once
+# from trixie's source and cached, so a rerun only checks the installed version.
+bash "$(dirname "${BASH_SOURCE[0]}")/build-criu.sh"
+
 echo "install-deps: ok"

@@ -16,6 +16,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod criu;
 pub mod events;
 pub mod exec;
 pub mod exeseal;
@@ -38,6 +39,7 @@ pub mod sys;
 pub mod update;
 
 pub use container::{CreateOptions, Created, Runtime};
+pub use criu::{CheckpointOptions, RestoreOptions, Restored};
 pub use exec::{ExecOptions, Execed};
 pub use spec::example::OCI_VERSION;
 pub use state::{StateReport, Status};
