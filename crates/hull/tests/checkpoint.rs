@@ -307,11 +307,9 @@ fn tmpfs_and_bind_mounts_are_restored_under_a_new_id() {
     rt.ok(&["delete", "--force", &id]);
 }
 
-#[test]
-fn terminal_container_is_restored_with_a_new_pty_on_the_console_socket() {
-    let Some(_guard) = setup() else {
-        return;
-    };
+/// A container with `process.terminal` (its pty master on a console socket, as engines run
+/// them) is checkpointed and restored with a new pty sent to the new console socket.
+fn terminal_round_trip(extra: &[&str]) {
     let mut b = Bundle::sh(COUNTER);
     b.config["process"]["terminal"] = json!(true);
     b.save();
@@ -325,15 +323,17 @@ fn terminal_container_is_restored_with_a_new_pty_on_the_console_socket() {
     let (master, _) = common::receive_fd(&listener, T);
     std::thread::sleep(Duration::from_millis(800));
     let img = image_dir(&tmp, "img");
-    let out = checkpoint(&rt, &id, &img, &["--shell-job"]);
-    assert!(out.success(), "checkpoint --shell-job: {}", out.describe());
+    let out = checkpoint(&rt, &id, &img, extra);
+    assert!(out.success(), "checkpoint {extra:?}: {}", out.describe());
     assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
     let before: Vec<u64> = common::pty_lines(&common::read_pty(&master, T)).iter().filter_map(|l| l.parse().ok()).collect();
     assert!(before.len() >= 3, "{before:?}");
 
     let sock2 = tmp.path().join("console2.sock");
     let listener2 = UnixListener::bind(&sock2).unwrap();
-    let r = rt.run_detached(&restore_args(&img, &b, &["--shell-job", "--console-socket", sock2.to_str().unwrap()], &id));
+    let mut args = extra.to_vec();
+    args.extend(["--console-socket", sock2.to_str().unwrap()]);
+    let r = rt.run_detached(&restore_args(&img, &b, &args, &id));
     assert!(r.status.success(), "restore with a console socket: {}", r.stderr);
     let (master2, _) = common::receive_fd(&listener2, T);
     // Read for a while (the process does not end on its own).
@@ -342,6 +342,22 @@ fn terminal_container_is_restored_with_a_new_pty_on_the_console_socket() {
     assert!(after.len() >= 3, "restored counter on the new pty: {text:?}");
     assert_continues(&before, &after);
     rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn terminal_container_is_restored_with_a_new_pty_on_the_console_socket() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    terminal_round_trip(&[]);
+}
+
+#[test]
+fn terminal_container_with_shell_job() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    terminal_round_trip(&["--shell-job"]);
 }
 
 /// Whether this kernel and CRIU track dirty memory (`--pre-dump` needs it).
@@ -655,32 +671,106 @@ fn a_failed_dump_leaves_the_container_running_and_unchanged() {
     let Some(_guard) = setup() else {
         return;
     };
-    // stdout is a host regular file: CRIU cannot dump that (it is outside every mount it sees).
-    // The counter also writes its value into the rootfs, where the test reads it.
+    // stdout is a unix socket of this test: a connection to outside the container, which CRIU
+    // refuses to dump without --ext-unix-sk, after it has frozen the container. The counter
+    // also writes its value into the rootfs, where the test reads it.
     let mut b = Bundle::sh("i=0; while true; do i=$((i+1)); echo $i; echo $i > /tmp/n; sleep 0.1; done");
     b.config["root"]["readonly"] = json!(false);
     b.save();
     let rt = Runtime::new();
     let tmp = TempDir::new("cr");
     let id = unique("cr-baddump");
-    let d = rt.run_detached(&["run", "-d", "--bundle", b.arg(), &id]);
-    assert!(d.status.success(), "{}", d.stderr);
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let out_reader = Reader::new(ours);
+    let errs = theirs.try_clone().unwrap();
+    let status = rt
+        .cmd()
+        .args(["run", "-d", "--bundle", b.arg(), &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stderr(Stdio::from(std::os::fd::OwnedFd::from(errs)))
+        .status()
+        .unwrap();
+    assert!(status.success(), "run -d: {}", out_reader.text());
+    out_reader.wait_values(2);
     let pid = rt.pid(&id);
     let state = rt.state(&id);
     let img = image_dir(&tmp, "img");
     let out = checkpoint(&rt, &id, &img, &[]);
-    assert!(!out.success(), "dump of a container with a host file as stdout succeeded");
+    assert!(!out.success(), "dump of a container with an external unix socket as stdout succeeded");
     assert!(out.stderr.contains("criu failed: type DUMP"), "unclear error: {}", out.describe());
     assert!(out.stderr.contains("dump.log"), "the error does not say where CRIU's log is: {}", out.describe());
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     assert_eq!(rt.state(&id), state, "state changed by a failed dump");
     assert_eq!(rt.pid(&id), pid);
-    // Not left frozen: it goes on counting.
+    // Not left frozen: it goes on counting, on the same socket.
     let n = b.rootfs().join("tmp/n");
     let read = || std::fs::read_to_string(&n).ok().and_then(|t| t.trim().parse::<u64>().ok());
     let now = read().expect("the counter's file");
     assert!(poll(T, || read().filter(|v| *v >= now + 3)).is_some(), "the counter stopped at {now} after the failed dump");
-    rt.ok(&["exec", &id, "true"]);
+    assert!(consecutive_from(&out_reader.values(), 1));
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn stdio_on_a_host_file_is_refused_before_the_dump() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let b = Bundle::sh(COUNTER);
+    let rt = Runtime::new();
+    let tmp = TempDir::new("cr");
+    let id = unique("cr-hostfile");
+    // run_detached: stdout and stderr are regular files of the host.
+    let d = rt.run_detached(&["run", "-d", "--bundle", b.arg(), &id]);
+    assert!(d.status.success(), "{}", d.stderr);
+    let state = rt.state(&id);
+    let img = image_dir(&tmp, "img");
+    let out = checkpoint(&rt, &id, &img, &[]);
+    assert!(!out.success(), "dump of a container writing to a host file succeeded");
+    assert!(out.stderr.contains("is the host file") && out.stderr.contains("pipes"), "unclear error: {}", out.describe());
+    assert!(!img.exists(), "the refused checkpoint made its image directory");
+    assert_eq!(rt.state(&id), state);
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// stdin on the host's /dev/null and stdout on a host terminal (a container run in the
+/// foreground of a shell: `--shell-job`): both are outside the container, recorded as CRIU
+/// external files and given back from the restorer's own stdio.
+#[test]
+fn dev_null_and_a_host_terminal_as_stdio_are_given_back_at_restore() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let b = Bundle::sh(COUNTER);
+    let rt = Runtime::new();
+    let tmp = TempDir::new("cr");
+    let id = unique("cr-shell");
+    let run_on_pty = |args: &[&str]| {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+        let status = rt.cmd().args(args).stdin(Stdio::null()).stdout(slave()).stderr(slave()).status().unwrap();
+        (status, pty.master)
+    };
+    let (status, master) = run_on_pty(&["run", "-d", "--bundle", b.arg(), &id]);
+    assert!(status.success(), "run -d on a terminal: {}", common::read_pty(&master, Duration::from_millis(200)));
+    std::thread::sleep(Duration::from_millis(800));
+    let img = image_dir(&tmp, "img");
+    let out = checkpoint(&rt, &id, &img, &["--shell-job"]);
+    assert!(out.success(), "checkpoint --shell-job: {}", out.describe());
+    let before: Vec<u64> = common::pty_lines(&common::read_pty(&master, T)).iter().filter_map(|l| l.parse().ok()).collect();
+    let fds: Vec<String> = serde_json::from_slice(&std::fs::read(img.join("descriptors.json")).unwrap()).unwrap();
+    assert!(fds[0].starts_with("file[") && fds[1].starts_with("tty[") && fds[2] == fds[1], "descriptors.json: {fds:?}");
+
+    let (status, master2) = run_on_pty(&restore_args(&img, &b, &["--shell-job"], &id));
+    let text = common::read_pty(&master2, Duration::from_millis(1500));
+    assert!(status.success(), "restore --shell-job: {text}");
+    let after: Vec<u64> = common::pty_lines(&text).iter().filter_map(|l| l.parse().ok()).collect();
+    assert!(after.len() >= 3, "{text:?}");
+    assert_continues(&before, &after);
+    let pid = rt.pid(&id);
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(), Path::new("/dev/null"));
     rt.ok(&["delete", "--force", &id]);
 }
 

@@ -8,8 +8,8 @@
 //! - cgroups: the container's freezer at dump; at restore CRIU is first moved into the new
 //!   container's cgroups, which become its cgroup roots (`--manage-cgroups-mode` passes on);
 //! - stdio: the init's fds 0-2 are recorded in `descriptors.json` in the image directory; at
-//!   restore each pipe among them is replaced by the caller's fd of the same number
-//!   (`inherit_fd`), so the restored process writes to whoever restored it;
+//!   restore each pipe, host terminal or host file among them is replaced by the caller's fd
+//!   of the same number (`inherit_fd`), so the restored process uses the restorer's stdio;
 //! - the terminal: CRIU hands back a new pty master (`orphan-pts-master`), which goes to
 //!   `--console-socket` (or to the caller for a foreground restore).
 //!
@@ -301,9 +301,95 @@ fn external_mounts(plan: &Plan, cgroup: &CgroupManager) -> Vec<(String, PathBuf)
     out
 }
 
-/// The init's fds 0-2 as runc records them: the targets of /proc/<pid>/fd/N.
-fn stdio_descriptors(pid: i32) -> Vec<String> {
-    (0..3).map(|n| std::fs::read_link(format!("/proc/{pid}/fd/{n}")).map(|p| p.display().to_string()).unwrap_or_default()).collect()
+/// The init's stdio as recorded in `descriptors.json`, and what CRIU must be told is external.
+///
+/// runc records the targets of /proc/<pid>/fd/0-2 and gives pipes back at restore. hull records
+/// CRIU's key instead of the path for the two other kinds of stdio that come from outside the
+/// container, so those are given back too (and can be dumped at all): a terminal of the host
+/// (`tty[rdev:dev]`, a `--shell-job`), and a file on a mount the container does not have, such
+/// as /dev/null (`file[mnt_id:inode]`). Everything else (the
+/// container's own pty, files inside it) CRIU handles itself. A regular file of the host is
+/// refused before the dump (`host_file_stdio`).
+fn stdio_descriptors(pid: i32, container_terminal: bool) -> (Vec<String>, Vec<String>) {
+    let own_mounts: std::collections::BTreeSet<u64> = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    let mut external = Vec::new();
+    let mut entries = Vec::new();
+    for n in 0..3 {
+        let link = std::fs::read_link(format!("/proc/{pid}/fd/{n}")).map(|p| p.display().to_string()).unwrap_or_default();
+        let entry = match external_stdio_key(pid, n, &link, container_terminal, &own_mounts) {
+            Some(key) => {
+                if !external.contains(&key) {
+                    external.push(key.clone());
+                }
+                key
+            }
+            None => link,
+        };
+        entries.push(entry);
+    }
+    (entries, external)
+}
+
+fn external_stdio_key(
+    pid: i32,
+    n: u32,
+    link: &str,
+    container_terminal: bool,
+    own_mounts: &std::collections::BTreeSet<u64>,
+) -> Option<String> {
+    if link.is_empty() || link.starts_with("pipe:") || link.starts_with("socket:") || link.starts_with("anon_inode:") {
+        return None;
+    }
+    let st = std::fs::metadata(format!("/proc/{pid}/fd/{n}")).ok()?;
+    let kind = st.mode() & libc::S_IFMT;
+    if kind == libc::S_IFCHR && is_tty_major(libc::major(st.rdev())) {
+        // The container's own pty is restored by CRIU (orphan-pts-master).
+        return (!container_terminal).then(|| format!("tty[{:x}:{:x}]", st.rdev(), st.dev()));
+    }
+    // A regular file of the host is left to CRIU, which refuses it (`host_file_stdio` says so
+    // first): given back at restore, CRIU would insist on the same size.
+    if kind == libc::S_IFREG {
+        return None;
+    }
+    let mnt_id = fd_mount_id(pid, n)?;
+    (!own_mounts.contains(&mnt_id)).then(|| format!("file[{mnt_id:x}:{:x}]", st.ino()))
+}
+
+fn fd_mount_id(pid: i32, n: u32) -> Option<u64> {
+    let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{n}")).ok()?;
+    fdinfo.lines().find_map(|l| l.strip_prefix("mnt_id:"))?.trim().parse().ok()
+}
+
+/// The first stdio fd of the init that is a regular file outside the container's mounts:
+/// CRIU cannot dump it ("Can't lookup mount"), so the checkpoint is refused before it starts.
+fn host_file_stdio(pid: i32) -> Option<(u32, String)> {
+    let own_mounts: std::collections::BTreeSet<u64> = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    (0..3).find_map(|n| {
+        let st = std::fs::metadata(format!("/proc/{pid}/fd/{n}")).ok()?;
+        if st.mode() & libc::S_IFMT != libc::S_IFREG || own_mounts.contains(&fd_mount_id(pid, n)?) {
+            return None;
+        }
+        let link = std::fs::read_link(format!("/proc/{pid}/fd/{n}")).ok()?;
+        Some((n, link.display().to_string()))
+    })
+}
+
+/// Terminal majors: pty slaves (136-143), tty and console (4, 5).
+fn is_tty_major(major: u32) -> bool {
+    matches!(major, 4 | 5 | 136..=143)
+}
+
+/// Whether a `descriptors.json` entry is handed to CRIU as an inherited fd at restore.
+fn inherited_at_restore(entry: &str) -> bool {
+    entry.starts_with("pipe:") || entry.starts_with("tty[") || entry.starts_with("file[")
 }
 
 fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
@@ -365,6 +451,11 @@ impl Runtime {
             }
         }
         let plan = Plan::from_spec(st.config.clone(), &st.bundle)?;
+        if let Some((n, path)) = host_file_stdio(st.init_process_pid) {
+            return Err(Error::Other(format!(
+                "container {id}: its fd {n} is the host file {path}, which CRIU cannot checkpoint: give the container pipes (or a file inside it) as stdio"
+            )));
+        }
         let mut external = Vec::new();
         for ns in &plan.namespaces {
             if let (Some(path), Some((kind, key))) = (&ns.path, external_ns_key(ns.kind)) {
@@ -388,8 +479,10 @@ impl Runtime {
         mkdir_p(&work_path).map_err(path_err(&work_path))?;
         let work_dir = open_dir(&work_path).map_err(path_err(&work_path))?;
 
+        let (descriptors, stdio_external) = stdio_descriptors(st.init_process_pid, plan.terminal);
+        external.extend(stdio_external);
         if !opts.pre_dump {
-            let fds = serde_json::to_vec(&stdio_descriptors(st.init_process_pid)).unwrap_or_default();
+            let fds = serde_json::to_vec(&descriptors).unwrap_or_default();
             let p = opts.image_path.join(DESCRIPTORS_FILE);
             std::fs::OpenOptions::new()
                 .create(true)
@@ -497,7 +590,7 @@ impl Runtime {
             }
         }
         for (n, d) in descriptors.iter().enumerate() {
-            if d.starts_with("pipe:") {
+            if inherited_at_restore(d) {
                 inherit.push(InheritFd { key: d.clone(), fd: n as i32 });
             }
         }
@@ -526,6 +619,7 @@ impl Runtime {
         undo.root_mount = Some(root.clone());
         prepare_mount_points(&plan)?;
 
+        let inherits_tty = inherit.iter().any(|i| i.key.starts_with("tty["));
         let ext = external_mounts(&plan, &cgroup);
         let ext_mnt: Vec<ExtMountMap> =
             ext.into_iter().map(|(dest, src)| ExtMountMap { key: dest, val: src.display().to_string() }).collect();
@@ -555,7 +649,9 @@ impl Runtime {
                 cg_root,
                 notify_scripts: Some(true),
                 evasive_devices: Some(true),
-                shell_job: Some(opts.shell_job),
+                // A host terminal handed back as an inherited fd replaces what --shell-job would
+                // do with CRIU's own stdin (CRIU refuses both: it would store fd 0 twice).
+                shell_job: Some(opts.shell_job && !inherits_tty),
                 ext_unix_sk: Some(opts.ext_unix_sk),
                 tcp_established: Some(opts.tcp_established),
                 file_locks: Some(opts.file_locks),
