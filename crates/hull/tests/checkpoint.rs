@@ -360,6 +360,45 @@ fn terminal_container_with_shell_job() {
     terminal_round_trip(&["--shell-job"]);
 }
 
+/// The prestart and createRuntime hooks run at restore too (when CRIU has made the
+/// namespaces, as runc runs them), with the restored init's pid in the state they read.
+#[test]
+fn restore_runs_prestart_and_create_runtime_hooks_with_the_new_pid() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let tmp = TempDir::new("cr");
+    let log = tmp.path().join("hooks.log");
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("printf '{name} ' >> {0}; cat >> {0}; echo >> {0}", log.display())]});
+    let mut b = Bundle::sh(COUNTER);
+    b.config["hooks"] = json!({"prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")]});
+    b.save();
+    let rt = Runtime::new();
+    let id = unique("cr-hooks");
+    let first = start_counter(&rt, &b, &id);
+    let img = image_dir(&tmp, "img");
+    let out = checkpoint(&rt, &id, &img, &[]);
+    assert!(out.success(), "checkpoint: {}", out.describe());
+    first.out.wait_eof();
+    std::fs::write(&log, "").unwrap();
+    let second = piped(&rt, &restore_args(&img, &b, &[], &id));
+    assert_ok(&second, "restore");
+    let pid = rt.pid(&id);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let runs: Vec<(&str, serde_json::Value)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, state)| (name, serde_json::from_str(state).unwrap_or_else(|e| panic!("hook state {state:?}: {e}"))))
+        .collect();
+    let names: Vec<&str> = runs.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["prestart", "createRuntime"], "hooks run at restore: {text}");
+    for (name, state) in &runs {
+        assert_eq!(state["id"], json!(id), "{name}: {state}");
+        assert_eq!(state["pid"], json!(pid), "{name} did not get the restored init's pid: {state}");
+    }
+    rt.ok(&["delete", "--force", &id]);
+}
+
 /// Whether this kernel and CRIU track dirty memory (`--pre-dump` needs it).
 fn dirty_tracking() -> bool {
     Command::new("criu").args(["check", "--feature", "mem_dirty_track"]).output().map(|o| o.status.success()).unwrap_or(false)
