@@ -399,6 +399,49 @@ fn restore_runs_prestart_and_create_runtime_hooks_with_the_new_pid() {
     rt.ok(&["delete", "--force", &id]);
 }
 
+/// A network namespace joined by path stays outside the image: the restored container joins
+/// the same namespace again.
+#[test]
+fn a_network_namespace_joined_by_path_is_joined_again_at_restore() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let mut holder = Command::new("unshare").args(["--net", "sleep", "1000"]).spawn().expect("unshare --net sleep");
+    let ns = format!("/proc/{}/ns/net", holder.id());
+    let ino = |p: &str| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok();
+    let host_ns = ino("/proc/self/ns/net");
+    assert!(poll(T, || (ino(&ns) != host_ns).then_some(())).is_some(), "the holder did not get its own network namespace");
+    let want = ino(&ns);
+    let mut b = Bundle::sh(COUNTER);
+    for n in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "network" {
+            n["path"] = json!(ns);
+        }
+    }
+    b.save();
+    let rt = Runtime::new();
+    let tmp = TempDir::new("cr");
+    let id = unique("cr-netns");
+    let first = start_counter(&rt, &b, &id);
+    assert_eq!(ino(&format!("/proc/{}/ns/net", rt.pid(&id))), want);
+    let img = image_dir(&tmp, "img");
+    let out = checkpoint(&rt, &id, &img, &[]);
+    let result = std::panic::catch_unwind(|| {
+        assert!(out.success(), "checkpoint: {}", out.describe());
+        first.out.wait_eof();
+        let second = piped(&rt, &restore_args(&img, &b, &[], &id));
+        assert_ok(&second, "restore");
+        assert_continues(&first.out.values(), &second.out.wait_values(3));
+        assert_eq!(ino(&format!("/proc/{}/ns/net", rt.pid(&id))), want, "the restored container is in another network namespace");
+    });
+    let _ = rt.run(&["delete", "--force", &id]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
 /// Whether this kernel and CRIU track dirty memory (`--pre-dump` needs it).
 fn dirty_tracking() -> bool {
     Command::new("criu").args(["check", "--feature", "mem_dirty_track"]).output().map(|o| o.status.success()).unwrap_or(false)

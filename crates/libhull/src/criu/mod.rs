@@ -630,7 +630,7 @@ impl Runtime {
         let cg_root = match cgroup.add_pid(criu_pid) {
             Ok(()) => cgroup_roots(criu_pid),
             Err(e) => {
-                drop(sw);
+                sw.abort();
                 return Err(e.into());
             }
         };

@@ -83,6 +83,12 @@ impl Swrk {
         self.child.id() as i32
     }
 
+    /// Ends CRIU without a request (it exits when its socket closes) and reaps it.
+    pub fn abort(mut self) {
+        drop(self.sock);
+        let _ = self.child.wait();
+    }
+
     /// Sends `req` and serves notifications until the final response, which is returned when
     /// it reports success.
     pub fn run(mut self, req: &Req, notify: &mut NotifyHandler<'_>) -> Result<Resp, CriuError> {
