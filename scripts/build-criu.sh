@@ -10,30 +10,35 @@
 # finds it only installs it (no network, no build). Needs root.
 set -euo pipefail
 
-VERSION=${HULL_CRIU_VERSION:-4.1.1}
+VERSION=${HULL_CRIU_VERSION:-4.1.1} # the measured one; another 4.x of trixie's index is taken if it moved on
 CACHE=${HULL_CRIU_CACHE:-/var/cache/hull-criu}
 DEST=/usr/local/sbin/criu
 MIRROR=${HULL_CRIU_MIRROR:-http://deb.debian.org/debian}
-CACHED="$CACHE/criu-$VERSION/criu"
 
-have_version() {
-    # criu --version prints "Version: 4.1.1" (and maybe "GitID: ...").
+# "Version: 4.1.1" from `criu --version`, or nothing.
+version_of() {
+    "$1" --version 2>/dev/null | sed -n 's/^Version: *//p'
+}
+# CRIU 4 or newer (what hull needs).
+usable() {
     local v
-    v=$("$1" --version 2>/dev/null | sed -n 's/^Version: *//p') || return 1
-    [[ "$v" == "$VERSION" ]]
+    [[ -x $1 ]] || return 1
+    v=$(version_of "$1")
+    [[ -n $v && ${v%%.*} -ge 4 ]]
 }
 
-if [[ -x "$DEST" ]] && have_version "$DEST"; then
-    echo "build-criu: $DEST is CRIU $VERSION"
+if usable "$DEST"; then
+    echo "build-criu: $DEST is CRIU $(version_of "$DEST")"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
-    echo "build-criu: CRIU $VERSION is not installed at $DEST; run this script as root" >&2
+    echo "build-criu: CRIU 4 is not installed at $DEST; run this script as root" >&2
     exit 1
 fi
 
-if ! [[ -x "$CACHED" ]] || ! have_version "$CACHED"; then
-    echo "build-criu: building CRIU $VERSION (about 2 minutes)"
+CACHED=$(find "$CACHE" -mindepth 2 -maxdepth 2 -path "$CACHE/criu-*/criu" 2>/dev/null | sort -V | tail -n 1)
+if [[ -z $CACHED ]] || ! usable "$CACHED"; then
+    echo "build-criu: building CRIU 4 from trixie's source (about 2 minutes)"
     export DEBIAN_FRONTEND=noninteractive
     BUILD_DEPS=(build-essential libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev
         libnl-3-dev libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
@@ -59,12 +64,17 @@ if ! [[ -x "$CACHED" ]] || ! have_version "$CACHED"; then
     # Only the orig tarball is needed (the packaging is not used): take its URI and checksum
     # from the signed index, fetch it and check it.
     line=$(cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only --print-uris criu 2>/dev/null |
-        grep -F "criu_${VERSION}.orig.tar.xz" || true)
+        grep -E "criu_[0-9.]+\.orig\.tar\.xz" || true)
     uri=$(echo "$line" | sed -n "s/^'\\([^']*\\)'.*/\\1/p")
     sum=$(echo "$line" | sed -n 's/.*SHA256:\([0-9a-f]*\).*/\1/p')
-    if [[ -z "$uri" || -z "$sum" ]]; then
-        echo "build-criu: trixie's source index has no criu $VERSION orig tarball" >&2
+    found=$(echo "$uri" | sed -n 's/.*criu_\([0-9.]*\)\.orig\.tar\.xz$/\1/p')
+    if [[ -z "$uri" || -z "$sum" || ${found%%.*} -lt 4 ]]; then
+        echo "build-criu: trixie's source index has no criu 4.x orig tarball (${line:-none})" >&2
         exit 1
+    fi
+    if [[ $found != "$VERSION" ]]; then
+        echo "build-criu: trixie now has criu $found (measured: $VERSION); building $found"
+        VERSION=$found
     fi
     python3 - "$uri" "$work/src/criu.orig.tar.xz" <<'PY'
 import sys, urllib.request
@@ -79,6 +89,7 @@ PY
         echo "build-criu: make failed" >&2
         exit 1
     }
+    CACHED="$CACHE/criu-$VERSION/criu"
     mkdir -p "$CACHE/criu-$VERSION"
     install -m755 "$srcdir/criu/criu" "$CACHED.tmp"
     mv "$CACHED.tmp" "$CACHED"
@@ -87,5 +98,5 @@ PY
 fi
 
 install -D -m755 "$CACHED" "$DEST"
-have_version "$DEST"
-echo "build-criu: installed CRIU $VERSION at $DEST"
+usable "$DEST"
+echo "build-criu: installed CRIU $(version_of "$DEST") at $DEST"
