@@ -208,6 +208,9 @@ fn checkpoint_stops_the_container_and_restore_under_the_same_id_continues_the_co
     assert!(pids_cgroup(new_pid).ends_with(&format!("/{id}")), "restored init not in the container's cgroup: {}", pids_cgroup(new_pid));
     let after = second.out.wait_values(5);
     assert_continues(&before, &after);
+    // The restored container is a container like any other: exec joins it.
+    let ps = rt.ok(&["exec", &id, "sh", "-c", "echo $(cat /proc/1/cmdline | tr '\\0' ' ')"]);
+    assert!(ps.contains("sh -c i=0;"), "pid 1 of the restored container: {ps:?}");
 
     rt.ok(&["delete", "--force", &id]);
     second.out.wait_eof();
