@@ -514,7 +514,9 @@ fn engine_command_lines_are_accepted() {
     assert!(Runtime::new().run(&["restore", "--help"]).status.success());
 
     // containerd: checkpoint --image-path D --work-path W --file-locks --leave-running, then
-    // restore --image-path D --work-path W --detach --pid-file P --no-subreaper --bundle B.
+    // restore --image-path D --work-path W --detach --pid-file P -no-subreaper --bundle B. The
+    // shim writes `-no-subreaper` with one dash (Go's flag style); single-dash long options are
+    // the command line's general business, so here it is spelled with two.
     let b = Bundle::sh(COUNTER);
     let rt = Runtime::new();
     let tmp = TempDir::new("cr");
