@@ -724,6 +724,36 @@ fn checkpoint_of_a_stopped_or_created_container_fails_and_changes_nothing() {
 }
 
 #[test]
+fn bad_option_values_are_refused_before_anything_is_done() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let b = Bundle::sh(COUNTER);
+    let rt = Runtime::new();
+    let tmp = TempDir::new("cr");
+    let id = unique("cr-opts");
+    let first = start_counter(&rt, &b, &id);
+    let state = rt.state(&id);
+    let img = image_dir(&tmp, "img");
+    for (args, says) in [
+        (&["--manage-cgroups-mode", "loose"][..], "--manage-cgroups-mode"),
+        (&["--empty-ns", "pid"][..], "--empty-ns"),
+        (&["--page-server", "nowhere"][..], "--page-server"),
+        (&["--parent-path", "/abs"][..], "--parent-path"),
+        (&["--status-fd", "999"][..], "--status-fd"),
+    ] {
+        let out = checkpoint(&rt, &id, &img, args);
+        assert!(!out.success(), "checkpoint {args:?} succeeded");
+        assert!(out.stderr.contains(says), "checkpoint {args:?}: unclear error: {}", out.describe());
+        assert!(!img.exists(), "checkpoint {args:?} made the image directory");
+        assert_eq!(rt.state(&id), state, "checkpoint {args:?} changed the state");
+    }
+    let n = first.out.values().len();
+    first.out.wait_values(n + 2);
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
 fn restore_onto_a_running_id_fails_and_leaves_it_untouched() {
     let Some(_guard) = setup_alone() else {
         return;
