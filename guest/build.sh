@@ -28,8 +28,9 @@ GUEST_PACKAGES=(
     jq procps time                  # editing config.json, ps, /usr/bin/time for benchmarks
     uidmap                          # newuidmap/newgidmap for the rootless tests
     libcap2-bin iproute2            # setcap (CVE-2022-29162 test), ip
-    # The libraries of the host's CRIU 4 (scripts/build-criu.sh), which run.sh stages.
-    libbsd0 libnftables1 libprotobuf-c1 libnl-3-200 libnet1 libgnutls30 libuuid1
+    # The libraries of the host's CRIU 4 (scripts/build-criu.sh), which run.sh stages, and the
+    # iptables-restore it locks a container's network with during a dump.
+    libbsd0 libnftables1 libprotobuf-c1 libnl-3-200 libnet1 libgnutls30 libuuid1 iptables
 )
 # What the host needs to build and boot the guest.
 HOST_PACKAGES=(debootstrap qemu-system-x86 e2fsprogs jq)

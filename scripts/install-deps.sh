@@ -13,6 +13,7 @@ PACKAGES=(
     procps         # ps, pgrep
     util-linux     # nsenter, unshare, setpriv, mount
     libcap2-bin    # setcap, for the file-capability test of CVE-2022-29162
+    iptables       # iptables-restore, with which CRIU locks a container's network during a dump
 )
 
 missing=()
