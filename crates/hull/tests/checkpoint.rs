@@ -741,6 +741,7 @@ fn bad_option_values_are_refused_before_anything_is_done() {
         (&["--page-server", "nowhere"][..], "--page-server"),
         (&["--parent-path", "/abs"][..], "--parent-path"),
         (&["--status-fd", "999"][..], "--status-fd"),
+        (&["--parent-path", "../no-such-parent"][..], "--parent-path"),
     ] {
         let out = checkpoint(&rt, &id, &img, args);
         assert!(!out.success(), "checkpoint {args:?} succeeded");
@@ -817,6 +818,7 @@ fn a_failed_dump_leaves_the_container_running_and_unchanged() {
     assert!(!out.success(), "dump of a container with an external unix socket as stdout succeeded");
     assert!(out.stderr.contains("criu failed: type DUMP"), "unclear error: {}", out.describe());
     assert!(out.stderr.contains("dump.log"), "the error does not say where CRIU's log is: {}", out.describe());
+    assert!(!img.exists(), "the failed dump left the image directory it made");
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     assert_eq!(rt.state(&id), state, "state changed by a failed dump");
     assert_eq!(rt.pid(&id), pid);

@@ -467,7 +467,10 @@ impl Runtime {
             external_mounts(&plan, &st.cgroup).into_iter().map(|(dest, _)| ExtMountMap { key: dest.clone(), val: dest }).collect();
         let freeze_cgroup = st.cgroup.paths.get("freezer").or_else(|| st.cgroup.paths.get("")).map(|p| p.display().to_string());
 
+        // An image directory made here is removed again if the checkpoint fails.
+        let made_image_dir = !opts.image_path.exists();
         mkdir_p(&opts.image_path).map_err(path_err(&opts.image_path))?;
+        let image_guard = ImageDirGuard { path: made_image_dir.then(|| opts.image_path.clone()) };
         let image_dir = open_dir(&opts.image_path).map_err(path_err(&opts.image_path))?;
         if let Some(p) = &opts.parent_path {
             let parent = opts.image_path.join(p);
@@ -532,6 +535,7 @@ impl Runtime {
         let sw = Swrk::start(&criu.path, &[], StdioMode::Quiet)?;
         let log = work_path.join(if opts.pre_dump { "pre-dump.log" } else { "dump.log" });
         sw.run(&req, &mut |_script, _pid, _fd| Ok(())).map_err(|e| with_log(e, &log))?;
+        image_guard.keep();
         if !opts.leave_running && !opts.pre_dump {
             // CRIU killed the dumped tasks; wait until the init is gone so `state` says stopped.
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -788,6 +792,25 @@ fn prepare_mount_points(plan: &Plan) -> Result<(), Error> {
             .map_err(|e| Error::Other(format!("{}: {}: {e}", m.field("destination"), m.destination.display())))?;
     }
     Ok(())
+}
+
+/// Removes an image directory that this checkpoint made, unless the checkpoint succeeded.
+struct ImageDirGuard {
+    path: Option<PathBuf>,
+}
+
+impl ImageDirGuard {
+    fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for ImageDirGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
 }
 
 /// Undoes a half-made restore.
