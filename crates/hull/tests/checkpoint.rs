@@ -264,6 +264,30 @@ fn leave_running_keeps_the_container_and_restore_under_a_new_id_with_pid_file() 
 }
 
 #[test]
+fn a_paused_container_is_checkpointed_and_restored_running() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let b = Bundle::sh(COUNTER);
+    let rt = Runtime::new();
+    let tmp = TempDir::new("cr");
+    let id = unique("cr-paused");
+    let first = start_counter(&rt, &b, &id);
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id).as_deref(), Some("paused"));
+    let img = image_dir(&tmp, "img");
+    let out = checkpoint(&rt, &id, &img, &[]);
+    assert!(out.success(), "checkpoint of a paused container: {}", out.describe());
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    first.out.wait_eof();
+    let second = piped(&rt, &restore_args(&img, &b, &[], &id));
+    assert_ok(&second, "restore");
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    assert_continues(&first.out.values(), &second.out.wait_values(3));
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
 fn tmpfs_and_bind_mounts_are_restored_under_a_new_id() {
     let Some(_guard) = setup() else {
         return;
