@@ -469,6 +469,57 @@ fn a_network_namespace_joined_by_path_is_joined_again_at_restore() {
     }
 }
 
+/// A foreground restore of a terminal container (no console socket) proxies the new pty to
+/// its own terminal, as a foreground `run` does, and exits with the process's status. Run
+/// under util-linux `script`, which gives it a terminal.
+#[test]
+fn foreground_restore_of_a_terminal_container_proxies_the_pty() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let mut b = Bundle::sh("i=0; while [ $i -lt 25 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 5");
+    b.config["process"]["terminal"] = json!(true);
+    b.save();
+    let tmp = TempDir::new("cr");
+    let sock = tmp.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let rt = Runtime::new();
+    let id = unique("cr-fgtty");
+    let d = rt.run_detached(&["run", "-d", "--console-socket", sock.to_str().unwrap(), "--bundle", b.arg(), &id]);
+    assert!(d.status.success(), "run -d with a terminal: {}", d.stderr);
+    let (master, _) = common::receive_fd(&listener, T);
+    std::thread::sleep(Duration::from_millis(600));
+    let img = image_dir(&tmp, "img");
+    let out = checkpoint(&rt, &id, &img, &[]);
+    assert!(out.success(), "checkpoint: {}", out.describe());
+    let before: Vec<u64> = common::pty_lines(&common::read_pty(&master, T)).iter().filter_map(|l| l.parse().ok()).collect();
+
+    let cmd = format!(
+        "{} --root {} restore --image-path {} --bundle {} {}",
+        common::hull_bin().display(),
+        rt.root.path().display(),
+        img.display(),
+        b.arg(),
+        id
+    );
+    let out_path = tmp.path().join("out");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("spawn script (util-linux)");
+    let status = common::wait_child(&mut child, T);
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+    assert_eq!(status.code(), Some(5), "foreground restore under script: {text}");
+    let after: Vec<u64> = common::pty_lines(&text).iter().filter_map(|l| l.parse().ok()).collect();
+    assert_continues(&before, &after);
+    assert_eq!(after.last(), Some(&25), "{text}");
+    assert!(rt.status(&id).is_none(), "a foreground restore deletes the container when it ends");
+}
+
 /// Whether this kernel and CRIU track dirty memory (`--pre-dump` needs it).
 fn dirty_tracking() -> bool {
     Command::new("criu").args(["check", "--feature", "mem_dirty_track"]).output().map(|o| o.status.success()).unwrap_or(false)
