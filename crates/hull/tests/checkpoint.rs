@@ -20,7 +20,9 @@ use std::time::Duration;
 use common::{poll, require_root, unique, Bundle, Runtime, Scene, Snapshot, TempDir};
 use serde_json::json;
 
-const T: Duration = Duration::from_secs(20);
+/// An upper bound for anything to happen: generous, since the guest lane runs these tests
+/// under TCG emulation, where one dump can take many seconds.
+const T: Duration = Duration::from_secs(120);
 
 const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done";
 
@@ -136,6 +138,19 @@ fn start_counter(rt: &Runtime, b: &Bundle, id: &str) -> Piped {
     assert_ok(&p, "run -d");
     p.out.wait_values(3);
     p
+}
+
+/// Reads a pty master until `n` counter values came (or `T`): the values and the text.
+fn pty_values(master: &std::os::fd::OwnedFd, n: usize) -> (Vec<u64>, String) {
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        text.push_str(&common::read_pty(master, Duration::from_millis(300)));
+        let values: Vec<u64> = common::pty_lines(&text).iter().filter_map(|l| l.parse().ok()).collect();
+        if values.len() >= n || std::time::Instant::now() >= deadline {
+            return (values, text);
+        }
+    }
 }
 
 fn consecutive_from(v: &[u64], first: u64) -> bool {
@@ -363,9 +378,8 @@ fn terminal_round_trip(extra: &[&str]) {
     let r = rt.run_detached(&restore_args(&img, &b, &args, &id));
     assert!(r.status.success(), "restore with a console socket: {}", r.stderr);
     let (master2, _) = common::receive_fd(&listener2, T);
-    // Read for a while (the process does not end on its own).
-    let text = common::read_pty(&master2, Duration::from_millis(1500));
-    let after: Vec<u64> = common::pty_lines(&text).iter().filter_map(|l| l.parse().ok()).collect();
+    // The process does not end on its own: read until a few values came.
+    let (after, text) = pty_values(&master2, 3);
     assert!(after.len() >= 3, "restored counter on the new pty: {text:?}");
     assert_continues(&before, &after);
     rt.ok(&["delete", "--force", &id]);
@@ -477,7 +491,7 @@ fn foreground_restore_of_a_terminal_container_proxies_the_pty() {
     let Some(_guard) = setup() else {
         return;
     };
-    let mut b = Bundle::sh("i=0; while [ $i -lt 25 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 5");
+    let mut b = Bundle::sh("i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 5");
     b.config["process"]["terminal"] = json!(true);
     b.save();
     let tmp = TempDir::new("cr");
@@ -516,7 +530,7 @@ fn foreground_restore_of_a_terminal_container_proxies_the_pty() {
     assert_eq!(status.code(), Some(5), "foreground restore under script: {text}");
     let after: Vec<u64> = common::pty_lines(&text).iter().filter_map(|l| l.parse().ok()).collect();
     assert_continues(&before, &after);
-    assert_eq!(after.last(), Some(&25), "{text}");
+    assert_eq!(after.last(), Some(&40), "{text}");
     assert!(rt.status(&id).is_none(), "a foreground restore deletes the container when it ends");
 }
 
@@ -693,8 +707,8 @@ fn foreground_restore_exits_with_the_process_status() {
     let Some(_guard) = setup() else {
         return;
     };
-    // Counts to 15, then exits 7.
-    let b = Bundle::sh("i=0; while [ $i -lt 15 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7");
+    // Counts to 40, then exits 7 (long enough to outlast the checkpoint under emulation).
+    let b = Bundle::sh("i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7");
     let rt = Runtime::new();
     let tmp = TempDir::new("cr");
     let id = unique("cr-fg");
@@ -719,7 +733,7 @@ fn foreground_restore_exits_with_the_process_status() {
     out.wait_eof();
     let after = out.values();
     assert_continues(&before, &after);
-    assert_eq!(after.last(), Some(&15));
+    assert_eq!(after.last(), Some(&40));
     assert!(rt.status(&id).is_none(), "a foreground restore deletes the container when it ends");
 }
 
@@ -958,9 +972,8 @@ fn dev_null_and_a_host_terminal_as_stdio_are_given_back_at_restore() {
     assert!(fds[0].starts_with("file[") && fds[1].starts_with("tty[") && fds[2] == fds[1], "descriptors.json: {fds:?}");
 
     let (status, master2) = run_on_pty(&restore_args(&img, &b, &["--shell-job"], &id));
-    let text = common::read_pty(&master2, Duration::from_millis(1500));
-    assert!(status.success(), "restore --shell-job: {text}");
-    let after: Vec<u64> = common::pty_lines(&text).iter().filter_map(|l| l.parse().ok()).collect();
+    assert!(status.success(), "restore --shell-job: {}", common::read_pty(&master2, Duration::from_millis(200)));
+    let (after, text) = pty_values(&master2, 3);
     assert!(after.len() >= 3, "{text:?}");
     assert_continues(&before, &after);
     let pid = rt.pid(&id);
