@@ -547,8 +547,10 @@ impl Runtime {
     }
 
     /// Restores a container from `opts.image_path` under `id`, with the bundle's config. The
-    /// id may be new, or that of a stopped container (which is replaced, as after its own
-    /// checkpoint); a live container under `id` is an error.
+    /// id may be new, or that of a stopped container (as after its own checkpoint), which is
+    /// deleted first (cgroups, poststop hooks, record) once every input has been checked; a
+    /// live container under `id` is an error. A failure undoes what the restore made, so no
+    /// container is left under `id`.
     pub fn restore(&self, id: &str, bundle: &Path, opts: &RestoreOptions) -> Result<Restored, Error> {
         validate_id(id)?;
         let sd = StateDir::new(&self.root, id);
