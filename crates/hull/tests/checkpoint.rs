@@ -89,6 +89,13 @@ impl Reader {
         self.lines().join("\n")
     }
 
+    /// The text once the writers are gone (or after a short wait, if a container keeps the
+    /// pipe): what a runtime that exited wrote, without racing the reading thread.
+    fn settled_text(&self) -> String {
+        let _ = poll(Duration::from_secs(5), || self.eof.load(Ordering::SeqCst).then_some(()));
+        self.text()
+    }
+
     /// The counter values read so far.
     fn values(&self) -> Vec<u64> {
         self.lines().iter().filter_map(|l| l.trim().parse().ok()).collect()
@@ -129,7 +136,7 @@ fn piped(rt: &Runtime, args: &[&str]) -> Piped {
 }
 
 fn assert_ok(p: &Piped, what: &str) {
-    assert!(p.status.success(), "{what} failed ({:?}): {}", p.status, p.err.text());
+    assert!(p.status.success(), "{what} failed ({:?}): {}", p.status, p.err.settled_text());
 }
 
 /// `run -d` of the counter with piped stdio; returns once a few values came.
@@ -729,7 +736,7 @@ fn foreground_restore_exits_with_the_process_status() {
     let out = Reader::new(child.stdout.take().unwrap());
     let err = Reader::new(child.stderr.take().unwrap());
     let status = common::wait_child(&mut child, T);
-    assert_eq!(status.code(), Some(7), "foreground restore: {status:?}: {}", err.text());
+    assert_eq!(status.code(), Some(7), "foreground restore: {status:?}: {}", err.settled_text());
     out.wait_eof();
     let after = out.values();
     assert_continues(&before, &after);
@@ -1010,6 +1017,7 @@ fn a_failed_restore_leaves_no_container_cgroup_mount_or_process() {
     let before = Snapshot::take(&s);
     let second = piped(&rt, &restore_args(&img, &b2, &[], &id2));
     assert!(!second.status.success(), "restore without the external mount succeeded");
+    second.err.wait_eof();
     assert!(second.err.text().contains("criu failed: type RESTORE"), "unclear error: {}", second.err.text());
     assert!(rt.status(&id2).is_none(), "a failed restore left a container");
     assert_no_leftovers(&Snapshot::take(&s), &before, &s);
