@@ -30,6 +30,9 @@ GUEST_PACKAGES=(
     uidmap                          # newuidmap/newgidmap for the rootless tests
     libcap2-bin iproute2            # setcap (CVE-2022-29162 test), ip
     apparmor                        # apparmor_parser: guest_lsm loads a profile (the kernel enables AppArmor)
+    # The libraries of the host's CRIU 4 (scripts/build-criu.sh), which run.sh stages, and the
+    # iptables-restore it locks a container's network with during a dump.
+    libbsd0 libnftables1 libprotobuf-c1 libnl-3-200 libnet1 libgnutls30 libuuid1 iptables
 )
 # What the host needs to build and boot the guest.
 HOST_PACKAGES=(debootstrap qemu-system-x86 e2fsprogs jq)

@@ -64,15 +64,18 @@ check guest::system_bus test -S /run/dbus/system_bus_socket
 hull=/usr/local/bin/hull
 tests=/usr/local/lib/hull-tests
 install -D -m 0755 "$stage/bin/hull" "$hull"
+if [[ -x $stage/bin/criu ]]; then
+    install -D -m 0755 "$stage/bin/criu" /usr/local/sbin/criu
+fi
 mkdir -p "$tests"
 if [[ -d $stage/tests ]]; then
     cp "$stage"/tests/* "$tests/"
 fi
 # Built on the host (Debian 12 too): the same glibc, so the dynamic binaries run unchanged.
-missing_libs=$(ldd "$hull" "$tests"/* 2>&1 | grep 'not found' || true)
+missing_libs=$(ldd "$hull" "$tests"/* /usr/local/sbin/criu 2>&1 | grep 'not found' || true)
 check guest::host_binaries_link test -z "$missing_libs"
 [[ -z $missing_libs ]] || echo "$missing_libs"
-say "hull: $("$hull" --version | head -n 1); runc: $(runc --version | head -n 1); crun: $(crun --version | head -n 1)"
+say "hull: $("$hull" --version | head -n 1); runc: $(runc --version | head -n 1); crun: $(crun --version | head -n 1); criu: $(criu --version 2>&1 | head -n 1)"
 
 # ---- 3. smoke: one bundle, three runtimes, two cgroup drivers -----------------------------
 bundle=/var/lib/hull-smoke/bundle

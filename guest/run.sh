@@ -72,6 +72,10 @@ results=$run_dir/results
 mkdir -p "$stage/bin" "$stage/tests" "$results"
 install -m 0755 "${HULL_GUEST_SCRIPT:-$here/in-guest.sh}" "$stage/run"
 install -m 0755 "${HULL_GUEST_HULL:-$hull_bin}" "$stage/bin/hull"
+# CRIU 4 for the checkpoint tests: the host's build (scripts/build-criu.sh, run by install-deps).
+if [[ -x /usr/local/sbin/criu ]]; then
+    install -m 0755 /usr/local/sbin/criu "$stage/bin/criu"
+fi
 for name in "${selected[@]}"; do
     [[ -n ${test_bins[$name]:-} ]] || {
         log "no test target $name in crates/hull (have: ${!test_bins[*]})"

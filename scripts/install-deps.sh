@@ -13,6 +13,7 @@ PACKAGES=(
     procps         # ps, pgrep
     util-linux     # nsenter, unshare, setpriv, mount
     libcap2-bin    # setcap, for the file-capability test of CVE-2022-29162
+    iptables       # iptables-restore, with which CRIU locks a container's network during a dump
 )
 
 missing=()
@@ -45,5 +46,9 @@ for c in rustfmt clippy; do
         fi
     fi
 done
+
+# CRIU 4.x for checkpoint/restore (Debian 12's 3.17 cannot dump on this kernel): built once
+# from trixie's source and cached, so a rerun only checks the installed version.
+bash "$(dirname "${BASH_SOURCE[0]}")/build-criu.sh"
 
 echo "install-deps: ok"

@@ -2,6 +2,7 @@
 //! only; everything a container is lives in the library.
 
 mod argv;
+mod criu;
 mod exec;
 mod log;
 mod ops;
@@ -38,7 +39,7 @@ struct Cli {
     /// Rootless cgroup manager: true, false or auto
     #[arg(long, value_name = "true|false|auto")]
     rootless: Option<String>,
-    /// Path to criu (accepted for compatibility)
+    /// Path to the criu binary used for checkpoint and restore (default: criu in PATH)
     #[arg(long, global = true)]
     criu: Option<String>,
     /// Print the version
@@ -145,6 +146,10 @@ enum Command {
     Update(Box<ops::UpdateArgs>),
     /// Run a new process inside a running container
     Exec(Box<exec::ExecArgs>),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(Box<criu::CheckpointArgs>),
+    /// Restore a container from a checkpoint (CRIU)
+    Restore(Box<criu::RestoreArgs>),
 }
 
 /// runc's rule: `$XDG_RUNTIME_DIR/hull` when unprivileged, or euid 0 in a user namespace with
@@ -223,7 +228,7 @@ fn main() -> ExitCode {
     // exec reports its own failures as 255, as runc does, so callers can tell them from the
     // process's exit status.
     let fail_code = if matches!(command, Command::Exec(_)) { 255 } else { 1 };
-    match dispatch(&rt, command, &logger) {
+    match dispatch(&rt, command, cli.criu.map(PathBuf::from), &logger) {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
             logger.error(&msg);
@@ -252,7 +257,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
     }
 }
 
-fn dispatch(rt: &Runtime, command: Command, logger: &Logger) -> Result<u8, String> {
+fn dispatch(rt: &Runtime, command: Command, criu: Option<PathBuf>, logger: &Logger) -> Result<u8, String> {
     let err = |e: libhull::Error| e.to_string();
     match command {
         Command::Spec { bundle, rootless } => {
@@ -326,6 +331,8 @@ fn dispatch(rt: &Runtime, command: Command, logger: &Logger) -> Result<u8, Strin
         Command::Ps(a) => ops::ps(rt, &a),
         Command::Events(a) => ops::events(rt, &a),
         Command::Update(a) => ops::update(rt, &a, logger),
+        Command::Checkpoint(a) => criu::checkpoint(rt, &a, criu),
+        Command::Restore(a) => criu::restore(rt, &a, criu, logger),
     }
 }
 

@@ -444,7 +444,7 @@ fn kill_and_wait(st: &ContainerState) -> Result<(), Error> {
     Ok(())
 }
 
-fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
+pub(crate) fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
     // Stragglers of a container without its own PID namespace stay in the cgroup.
     let _ = crate::ps::signal_all(&st.cgroup, libc::SIGKILL);
     let cg = st.cgroup.destroy();

@@ -44,6 +44,7 @@ pub mod cgroups;
 pub mod container;
 #[cfg(test)]
 mod coverage;
+pub mod criu;
 pub mod events;
 pub mod exec;
 pub mod exeseal;
@@ -74,6 +75,7 @@ pub mod sys;
 pub mod update;
 
 pub use container::{CreateOptions, Created, Runtime};
+pub use criu::{CheckpointOptions, RestoreOptions, Restored};
 pub use exec::{ExecOptions, Execed};
 pub use notify::{MemoryEvent, MemoryNotifications, PressureLevel};
 pub use process::Stdio;

@@ -409,7 +409,7 @@ fn is_unified_host() -> bool {
 }
 
 /// The v1 hierarchy's directory under /sys/fs/cgroup that `host_dir` lies in ("cpu,cpuacct").
-fn hierarchy_dir_name(host_dir: &Path) -> Option<String> {
+pub(crate) fn hierarchy_dir_name(host_dir: &Path) -> Option<String> {
     let rest = host_dir.strip_prefix("/sys/fs/cgroup").ok()?;
     rest.components().next().and_then(|c| c.as_os_str().to_str()).map(str::to_string)
 }

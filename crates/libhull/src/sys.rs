@@ -296,6 +296,12 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     check(ret as libc::c_long).map(|_| ())
 }
 
+/// Whether `fd` is an open descriptor of this process (fcntl F_GETFD).
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads descriptor flags; an unused number fails with EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 /// pidfd_open(2).
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: no pointers.
