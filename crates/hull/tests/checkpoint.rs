@@ -611,8 +611,7 @@ fn engine_command_lines_are_accepted() {
 
     // containerd: checkpoint --image-path D --work-path W --file-locks --leave-running, then
     // restore --image-path D --work-path W --detach --pid-file P -no-subreaper --bundle B. The
-    // shim writes `-no-subreaper` with one dash (Go's flag style); single-dash long options are
-    // the command line's general business, so here it is spelled with two.
+    // shim writes `-no-subreaper` with one dash (Go's flag style), and so does this test.
     let b = Bundle::sh(COUNTER);
     let rt = Runtime::new();
     let tmp = TempDir::new("cr");
@@ -664,7 +663,7 @@ fn engine_command_lines_are_accepted() {
             "--detach",
             "--pid-file",
             pid_file.to_str().unwrap(),
-            "--no-subreaper",
+            "-no-subreaper",
             "--bundle",
             b.arg(),
             &id,
