@@ -239,6 +239,45 @@ fn checkpoint_stops_the_container_and_restore_under_the_same_id_continues_the_co
     assert!(rt.status(&id).is_none(), "state left after delete");
 }
 
+/// `org.criu.config` names a CRIU configuration file, whose settings override hull's RPC
+/// options (as with runc): here its `log-file` renames the dump's and the restore's logs.
+#[test]
+fn criu_config_annotation_names_a_configuration_file_criu_reads() {
+    let Some(_guard) = setup() else {
+        return;
+    };
+    let tmp = TempDir::new("cr");
+    let conf = tmp.path().join("criu.conf");
+    std::fs::write(&conf, "log-file from-annotation.log\n").unwrap();
+    let mut b = Bundle::sh(COUNTER);
+    b.config["annotations"] = serde_json::json!({"org.criu.config": conf.to_str().unwrap()});
+    b.save();
+    let rt = Runtime::new();
+    let id = unique("cr-conf");
+    let first = start_counter(&rt, &b, &id);
+    let img = image_dir(&tmp, "img");
+    let work = tmp.path().join("work");
+    let out = checkpoint(&rt, &id, &img, &["--work-path", work.to_str().unwrap()]);
+    assert!(out.success(), "checkpoint: {}", out.describe());
+    first.out.wait_eof();
+    let before = first.out.values();
+    assert!(
+        work.join("from-annotation.log").is_file(),
+        "CRIU did not read the configuration file (no from-annotation.log in {})",
+        work.display()
+    );
+    assert!(!work.join("dump.log").exists(), "dump.log written: the configuration file was not read");
+    std::fs::remove_file(work.join("from-annotation.log")).unwrap();
+
+    let args = restore_args(&img, &b, &["--work-path", work.to_str().unwrap()], &id);
+    let second = piped(&rt, &args);
+    assert_ok(&second, "restore");
+    assert!(work.join("from-annotation.log").is_file(), "restore: CRIU did not read the configuration file");
+    assert_continues(&before, &second.out.wait_values(5));
+    rt.ok(&["delete", "--force", &id]);
+    second.out.wait_eof();
+}
+
 #[test]
 fn leave_running_keeps_the_container_and_restore_under_a_new_id_with_pid_file() {
     let Some(_guard) = setup() else {

@@ -32,7 +32,7 @@
 //! | `NotifyOOM` | [`Runtime::oom_notifications`] | `oom_notifications` |
 //! | `NotifyMemoryPressure` | [`Runtime::memory_pressure_notifications`] | `memory_pressure` |
 //! | `Destroy` | [`Runtime::delete`] with `force` | `lifecycle` |
-//! | `Checkpoint`, `Restore` | not yet (CRIU) | |
+//! | `Checkpoint`, `Restore` (CRIU) | [`Runtime::checkpoint`], [`Runtime::restore`] | `checkpoint_restore` |
 //!
 //! The calls block; there is no async runtime. The process that calls `create` or `exec` is
 //! the new process's parent and reaps it (`waitpid`). `create` and `exec` clone the calling

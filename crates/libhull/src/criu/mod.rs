@@ -526,6 +526,7 @@ impl Runtime {
                 empty_ns: Some(empty_ns),
                 parent_img: opts.parent_path.clone(),
                 track_mem: if opts.parent_path.is_some() || opts.pre_dump { Some(true) } else { None },
+                config_file: criu_config_file(&plan.spec),
                 ext_mnt,
                 external,
                 ..Default::default()
@@ -679,6 +680,7 @@ impl Runtime {
                 orphan_pts_master: Some(true),
                 auto_dedup: Some(opts.auto_dedup),
                 lazy_pages: Some(opts.lazy_pages),
+                config_file: criu_config_file(&plan.spec),
                 ext_mnt,
                 inherit_fd: inherit,
                 ..Default::default()
@@ -783,6 +785,23 @@ fn save_restored(
     Ok(())
 }
 
+/// The CRIU configuration file for this container, as runc chooses it: the `org.criu.config`
+/// annotation names one (an empty value means none at all), else the runtime's own default,
+/// `/etc/criu/hull.conf` (runc's is `/etc/criu/runc.conf`). CRIU reads it when it exists and
+/// its settings override the RPC's; a missing file is not an error.
+fn criu_config_file(spec: &oci_spec::runtime::Spec) -> Option<String> {
+    match spec.annotations().as_ref().and_then(|a| a.get(CRIU_CONFIG_ANNOTATION)) {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(v.clone()),
+        None => Some(DEFAULT_CRIU_CONFIG.into()),
+    }
+}
+
+/// The annotation that names a container's CRIU configuration file.
+pub const CRIU_CONFIG_ANNOTATION: &str = "org.criu.config";
+/// The CRIU configuration file used when the annotation is absent.
+pub const DEFAULT_CRIU_CONFIG: &str = "/etc/criu/hull.conf";
+
 /// CRIU's cgroup roots: where it now is (the container's cgroups), hierarchy by hierarchy, as
 /// /proc/<pid>/cgroup lists them ("4:cpu,cpuacct:/path", "0::/path").
 fn cgroup_roots(pid: i32) -> Vec<CgroupRoot> {
@@ -885,6 +904,18 @@ impl Drop for Undo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn criu_config_file_follows_the_annotation_as_runc() {
+        let spec = |ann: Option<&str>| {
+            let mut s = oci_spec::runtime::Spec::default();
+            s.set_annotations(ann.map(|v| [(CRIU_CONFIG_ANNOTATION.to_string(), v.to_string())].into_iter().collect()));
+            s
+        };
+        assert_eq!(criu_config_file(&spec(None)).as_deref(), Some(DEFAULT_CRIU_CONFIG));
+        assert_eq!(criu_config_file(&spec(Some(""))), None);
+        assert_eq!(criu_config_file(&spec(Some("/etc/criu/c1.conf"))).as_deref(), Some("/etc/criu/c1.conf"));
+    }
 
     #[test]
     fn versions() {

@@ -145,6 +145,8 @@ pub struct Opts {
     pub status_fd: Option<i32>,
     #[prost(bool, optional, tag = "50")]
     pub orphan_pts_master: Option<bool>,
+    #[prost(string, optional, tag = "51")]
+    pub config_file: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
