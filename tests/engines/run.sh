@@ -358,6 +358,56 @@ p_exit_codes() {
     expect_eq "exec nosuch" $rc 127
 }
 
+# A counter container for checkpoint/restore: one number a second.
+COUNTER='i=0; while :; do echo $i; i=$((i+1)); sleep 1; done'
+
+# last_number TEXT: the last line of TEXT that is a number.
+last_number() { printf '%s\n' "$1" | grep -E '^[0-9]+$' | tail -n 1; }
+
+# p_counter_grew NAME BEFORE: the counter in NAME's logs goes past BEFORE (and was not
+# restarted at 0: its output continues from the checkpoint).
+p_counter_grew() {
+    local name=$1 before=$2 deadline=$((SECONDS + 15)) now
+    while ((SECONDS < deadline)); do
+        now=$(last_number "$(pm logs "$name" 2>/dev/null)")
+        if [[ -n $now ]] && ((now > before + 1)); then
+            echo "ok: counter went from $before to $now after restore"
+            return 0
+        fi
+        sleep 0.5
+    done
+    fail "counter did not continue after $before (last: '${now:-}')"
+}
+
+p_checkpoint_restore() {
+    pm_run -d --name p-cr $IMG sh -c "$COUNTER" >/dev/null || return 1
+    wait_for 10 sh -c "podman logs p-cr | grep -qx 2" || fail "counter did not start" || return 1
+    pm container checkpoint p-cr || return 1
+    expect_eq "status after checkpoint" "$(pm inspect -f '{{.State.Status}}' p-cr)" exited || return 1
+    local before
+    before=$(last_number "$(pm logs p-cr)")
+    sleep 2
+    pm container restore p-cr || return 1
+    expect_eq "status after restore" "$(pm inspect -f '{{.State.Status}}' p-cr)" running || return 1
+    p_counter_grew p-cr "$before" || return 1
+    pm rm -f -t 0 p-cr >/dev/null
+}
+
+p_checkpoint_export_import() {
+    local tarball=$T/p-cr-export.tar.gz before
+    pm_run -d --name p-cre $IMG sh -c "$COUNTER" >/dev/null || return 1
+    wait_for 10 sh -c "podman logs p-cre | grep -qx 2" || fail "counter did not start" || return 1
+    pm container checkpoint --export "$tarball" p-cre || return 1
+    before=$(last_number "$(pm logs p-cre)")
+    pm rm -f -t 0 p-cre >/dev/null || return 1
+    expect_lacks "podman ps -a" "$(pm ps -a --format '{{.Names}}')" p-cre || return 1
+    pm container restore --import "$tarball" || return 1
+    expect_eq "status after restore --import" "$(pm inspect -f '{{.State.Status}}' p-cre)" running || return 1
+    p_counter_grew p-cre "$before" || return 1
+    pm rm -f -t 0 p-cre >/dev/null
+    rm -f "$tarball"
+}
+
 p_cleanup() {
     pm rm -af -t 0 >/dev/null 2>&1
     pm rmi -af >/dev/null 2>&1
@@ -467,6 +517,8 @@ run_podman() {
     check "podman: default seccomp profile (Seccomp: 2)" p_seccomp
     check "podman: exit codes 127/126 for missing/non-executable programs" p_exit_codes
     check "podman: --init, -v ro, --tmpfs, -w, -e, -h, --ulimit, --device" p_options
+    check "podman: container checkpoint + restore (counter continues)" p_checkpoint_restore
+    check "podman: checkpoint --export, rm, restore --import (counter continues)" p_checkpoint_export_import
     # The image for containerd, saved before podman's storage goes.
     podman save -q -o "$T/busybox-docker.tar" localhost/busybox >/dev/null
     check "podman: everything removed" p_cleanup
@@ -590,10 +642,51 @@ c_error() {
     expect_has "error" "$out" 'exec: "/no/such/program": stat /no/such/program: no such file or directory'
 }
 
+# ctr c checkpoint --task --rw (the shim's checkpoint --leave-running), the container removed, then
+# ctr c restore --live --rw (the shim's restore --detach -no-subreaper): the counter, written to a
+# bind-mounted host file, continues from where it was instead of starting again at 0.
+c_checkpoint_restore() {
+    local out=$T/c-cr before now deadline
+    mkdir -p "$out" && : >"$out/count"
+    CT_RUN -d --mount "type=bind,src=$out,dst=/out,options=rbind:rw" $IMG c-cr \
+        sh -c 'i=0; while :; do echo $i >>/out/count; i=$((i+1)); sleep 1; done' >/dev/null || return 1
+    wait_for 10 grep -qx 2 "$out/count" || fail "counter did not start" || return 1
+    CT c checkpoint --task --rw c-cr localhost/c-cr-checkpoint:1 || return 1
+    CT task kill -s KILL c-cr || return 1
+    wait_for 10 sh -c "ctr --address $T/containerd/containerd.sock task ls | grep -q 'c-cr .*STOPPED'" || fail "c-cr not STOPPED" || return 1
+    CT task rm c-cr >/dev/null || return 1
+    CT c rm c-cr || return 1
+    before=$(tail -n 1 "$out/count")
+    sleep 2
+    expect_eq "counter stopped with the task" "$(tail -n 1 "$out/count")" "$before" || return 1
+    CT c restore --live --rw c-cr localhost/c-cr-checkpoint:1 </dev/null >"$out/restore.log" 2>&1 || {
+        cat "$out/restore.log"
+        fail "ctr c restore"
+        return 1
+    }
+    deadline=$((SECONDS + 15))
+    while ((SECONDS < deadline)); do
+        now=$(tail -n 1 "$out/count")
+        ((now > before + 1)) && break
+        sleep 0.5
+    done
+    ((now > before + 1)) || fail "counter did not continue after $before (last: $now)" || return 1
+    echo "ok: counter went from $before to $now after restore"
+    expect_eq "zeros in the output (no restart)" "$(grep -cx 0 "$out/count")" 1 || return 1
+    expect_has "ctr task ls" "$(CT task ls)" "c-cr" || return 1
+    CT task kill -s KILL c-cr
+    wait_for 10 sh -c "ctr --address $T/containerd/containerd.sock task ls | grep -q 'c-cr .*STOPPED'"
+    CT task rm c-cr >/dev/null
+    CT c rm c-cr
+    CT images rm localhost/c-cr-checkpoint:1 >/dev/null
+    rm -rf "$out"
+}
+
 c_cleanup() {
     local c
     for c in $(CT task ls -q); do CT task kill -s KILL "$c"; sleep 0.5; CT task rm -f "$c"; done
     for c in $(CT container ls -q); do CT container rm "$c"; done
+    CT images rm localhost/c-cr-checkpoint:1 >/dev/null 2>&1
     expect_eq "containers" "$(CT container ls -q)" "" || return 1
     expect_eq "hull list" "$("$HULL" --root "$T/containerd/runc/default" list -q 2>/dev/null)" ""
 }
@@ -603,6 +696,7 @@ run_containerd() {
     check "containerd: run prints output" c_run
     check "containerd: run -d --memory-limit, task exec/ps/metrics/pause/resume/kill/rm" c_detached
     check "containerd: a failing create shows hull's error" c_error
+    check "containerd: c checkpoint --task --rw, c restore --live --rw (counter continues)" c_checkpoint_restore
     check "containerd: everything removed" c_cleanup
 }
 
