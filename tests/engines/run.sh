@@ -372,7 +372,8 @@ p_counter_grew() {
         now=$(last_number "$(pm logs "$name" 2>/dev/null)")
         if [[ -n $now ]] && ((now > before + 1)); then
             echo "ok: counter went from $before to $now after restore"
-            return 0
+            expect_eq "zeros in the logs (no restart)" "$(pm logs "$name" | grep -cx 0)" 1
+            return
         fi
         sleep 0.5
     done
