@@ -139,8 +139,9 @@ impl Rtnl {
     /// Every request hull sends asks for an ack or is a dump, so this always ends.
     fn replies(&self) -> io::Result<Vec<Reply>> {
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
+            // Sized to the datagram, peeked first (most replies are a 36-byte ack).
+            let mut buf = vec![0u8; sys::next_packet_len(self.fd.as_raw_fd())?.max(NLMSG_HDRLEN)];
             let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
             let mut off = 0;
             while off + NLMSG_HDRLEN <= n {

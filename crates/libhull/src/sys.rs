@@ -296,6 +296,24 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     check(ret as libc::c_long).map(|_| ())
 }
 
+/// The length of the next datagram or packet queued on `fd` (SOCK_SEQPACKET, SOCK_DGRAM,
+/// netlink), left in the queue: `recv(MSG_PEEK | MSG_TRUNC)` with no buffer returns the whole
+/// length. 0 means end of file on a connected socket. Lets a reader allocate exactly what the
+/// packet needs instead of zeroing a buffer for the largest possible one on every message.
+pub fn next_packet_len(fd: RawFd) -> io::Result<usize> {
+    loop {
+        // SAFETY: a zero-length buffer is never written to; the flags only peek.
+        let n = unsafe { libc::recv(fd, std::ptr::null_mut(), 0, libc::MSG_PEEK | libc::MSG_TRUNC) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
 /// Whether `fd` is an open descriptor of this process (fcntl F_GETFD).
 pub fn fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only reads descriptor flags; an unused number fails with EBADF.

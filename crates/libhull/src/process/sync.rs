@@ -62,7 +62,7 @@ impl Channel {
 
     pub fn send_with_fd(&self, msg: &Msg, fd: Option<BorrowedFd<'_>>) -> std::io::Result<()> {
         // An error can quote config values of any size (CVE-2021-43784 was about such sizes):
-        // keep each message well below what `recv` reads in one packet.
+        // keep each message small (a packet is bounded by the socket's buffer).
         let shortened;
         let msg = match msg {
             Msg::Error(text) if text.len() > MAX_ERROR => {
@@ -86,11 +86,23 @@ impl Channel {
 
     /// Receives one message; `Ok(None)` when the other side closed its end.
     pub fn recv(&self) -> std::io::Result<Option<(Msg, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut resets = 0;
+        // The buffer is sized to the packet (peeked first): a buffer for the largest possible
+        // message, zeroed on every receive, was a third of a create's page faults.
+        let len = loop {
+            match crate::sys::next_packet_len(self.fd.as_raw_fd()) {
+                // See below: an exited peer's pending reset comes before its last message.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) && resets < 2 => resets += 1,
+                r => break r?,
+            }
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; len];
         let mut cbuf = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let mut resets = 0;
             let r = loop {
                 match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC) {
                     Err(nix::errno::Errno::EINTR) => continue,
