@@ -60,6 +60,18 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> io::R
     if let Ok(fd) = open_in_root(root, path, libc::O_PATH) {
         return Ok(fd);
     }
+    // The usual case, only the last component missing: its parent resolved in one openat2
+    // (RESOLVE_IN_ROOT follows symlinks with the root as `/`, as the walk below does), the
+    // name made there. Anything else (a missing parent, a dangling symlink as the last
+    // component) takes the walk.
+    if let (Some(parent), Some(Component::Normal(name))) = (path.parent(), path.components().next_back()) {
+        if let Ok(dir) = open_in_root(root, parent, libc::O_RDONLY | libc::O_DIRECTORY) {
+            if nix::fcntl::readlinkat(dir.as_fd(), name) == Err(nix::errno::Errno::ENOENT) {
+                make_leaf(dir.as_fd(), name, leaf)?;
+                return sys::openat2(dir.as_fd(), Path::new(name), libc::O_PATH, 0, libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS);
+            }
+        }
+    }
     let comps = |p: &Path| -> Vec<std::ffi::OsString> {
         p.components()
             .filter_map(|c| match c {
@@ -96,32 +108,34 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, leaf: Leaf) -> io::R
                 continue;
             }
             Err(nix::errno::Errno::EINVAL) => {} // exists and is not a symlink
-            Err(nix::errno::Errno::ENOENT) => {
-                let r = if pending.is_empty() && leaf == Leaf::File {
-                    nix::fcntl::openat(
-                        dir.as_fd(),
-                        name.as_os_str(),
-                        nix::fcntl::OFlag::O_CREAT
-                            | nix::fcntl::OFlag::O_EXCL
-                            | nix::fcntl::OFlag::O_WRONLY
-                            | nix::fcntl::OFlag::O_CLOEXEC
-                            | nix::fcntl::OFlag::O_NOFOLLOW,
-                        nix::sys::stat::Mode::from_bits_truncate(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    nix::sys::stat::mkdirat(dir.as_fd(), name.as_os_str(), nix::sys::stat::Mode::from_bits_truncate(0o755))
-                };
-                match r {
-                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            Err(nix::errno::Errno::ENOENT) => make_leaf(dir.as_fd(), &name, if pending.is_empty() { leaf } else { Leaf::Dir })?,
             Err(e) => return Err(e.into()),
         }
         prefix.push(name);
     }
     open_in_root(root, &joined(&prefix), libc::O_PATH)
+}
+
+/// Makes `name` in `dir`: an empty file or a directory (one that appeared meanwhile is fine).
+fn make_leaf(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, leaf: Leaf) -> io::Result<()> {
+    let r = match leaf {
+        Leaf::File => nix::fcntl::openat(
+            dir,
+            name,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_EXCL
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_CLOEXEC
+                | nix::fcntl::OFlag::O_NOFOLLOW,
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .map(drop),
+        Leaf::Dir => nix::sys::stat::mkdirat(dir, name, nix::sys::stat::Mode::from_bits_truncate(0o755)),
+    };
+    match r {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Sets up the rootfs before pivot_root: propagation, the rootfs bind mount, the config's
