@@ -172,6 +172,12 @@ fn main() -> ExitCode {
     // SAFETY: restoring the default disposition installs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Sealing the binary re-executes hull (see libhull::exeseal): done first, before clap's
+    // command tree and the logger are built only to be thrown away, whenever the command line
+    // may name a command that makes container processes. An argument that merely equals such
+    // a name costs one needless re-exec; the check after parsing is then a no-op.
+    let early_seal =
+        args.iter().skip(1).any(|a| matches!(a.to_str(), Some("create" | "run" | "exec"))).then(libhull::exeseal::ensure_sealed);
     if argv::may_have_go_style(&args) {
         args = argv::normalise(&<Cli as clap::CommandFactory>::command(), args);
     }
@@ -221,7 +227,7 @@ fn main() -> ExitCode {
         }
     }
     if matches!(command, Command::Create { .. } | Command::Run { .. } | Command::Exec(_)) {
-        if let Err(why) = libhull::exeseal::ensure_sealed() {
+        if let Err(why) = early_seal.unwrap_or_else(libhull::exeseal::ensure_sealed) {
             logger.debug(&format!("binary not sealed: {why}"));
         }
     }
