@@ -20,7 +20,10 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=s
 # libseccomp-sys links libseccomp.a (Debian's libseccomp-dev ships it) instead of the .so.
 export LIBSECCOMP_LINK_TYPE=static
 export LIBSECCOMP_LIB_PATH=${LIBSECCOMP_LIB_PATH:-/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)}
-cargo rustc --release --quiet -p hull --bin hull -- -C target-feature=+crt-static >&2
+# RELR (-z pack-relative-relocs, binutils >= 2.38, glibc >= 2.36): the static PIE's ~10000
+# relative relocations packed into ~3 KB instead of 240 KB of RELA that every start reads:
+# -320 KB peak RSS of a create, ~0.1 ms less a process start.
+cargo rustc --release --quiet -p hull --bin hull -- -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs >&2
 bin=$CARGO_TARGET_DIR/release/hull
 # A static PIE: position-independent (ELF type DYN, so ASLR applies) and no program interpreter.
 if ! readelf -h "$bin" | grep -q 'Type:.*DYN' || readelf -lW "$bin" | grep -q INTERP; then
