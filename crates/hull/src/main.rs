@@ -166,18 +166,38 @@ fn default_root() -> PathBuf {
     PathBuf::from("/run/hull")
 }
 
+/// Sealing the binary re-executes hull (see libhull::exeseal). It is done from an ELF
+/// constructor, before the Rust runtime, clap's command tree and the logger are set up in a
+/// process that is about to be replaced, whenever the command line may name a command that
+/// makes container processes. An argument that merely equals such a name costs one needless
+/// re-exec; `main` checks again after parsing (a no-op once sealed) and logs any failure.
+extern "C" fn early_seal(argc: libc::c_int, argv: *const *const libc::c_char, envp: *const *const libc::c_char) {
+    if argv.is_null() || argc < 1 {
+        return;
+    }
+    // SAFETY: glibc calls `.init_array` functions with main's argc, argv and envp; argv holds
+    // argc valid C strings.
+    let args = unsafe { std::slice::from_raw_parts(argv, argc as usize) };
+    let makes_processes = args.iter().skip(1).any(|&a| {
+        // SAFETY: each entry is a NUL-terminated string from the kernel (checked non-null).
+        !a.is_null() && matches!(unsafe { std::ffi::CStr::from_ptr(a) }.to_bytes(), b"create" | b"run" | b"exec")
+    });
+    if makes_processes {
+        // SAFETY: argv and envp are the process's own, as the kernel laid them out.
+        unsafe { libhull::exeseal::reexec_sealed_early(argv, envp) };
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static EARLY_SEAL: extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) = early_seal;
+
 fn main() -> ExitCode {
     // Rust's runtime ignores SIGPIPE, which makes `hull state id | head` panic on the closed
     // pipe; a command-line tool should just end, as runc does.
     // SAFETY: restoring the default disposition installs no handler.
     let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // Sealing the binary re-executes hull (see libhull::exeseal): done first, before clap's
-    // command tree and the logger are built only to be thrown away, whenever the command line
-    // may name a command that makes container processes. An argument that merely equals such
-    // a name costs one needless re-exec; the check after parsing is then a no-op.
-    let early_seal =
-        args.iter().skip(1).any(|a| matches!(a.to_str(), Some("create" | "run" | "exec"))).then(libhull::exeseal::ensure_sealed);
     if argv::may_have_go_style(&args) {
         args = argv::normalise(&<Cli as clap::CommandFactory>::command(), args);
     }
@@ -227,7 +247,8 @@ fn main() -> ExitCode {
         }
     }
     if matches!(command, Command::Create { .. } | Command::Run { .. } | Command::Exec(_)) {
-        if let Err(why) = early_seal.unwrap_or_else(libhull::exeseal::ensure_sealed) {
+        // Already done by `early_seal` unless it failed; this says why.
+        if let Err(why) = libhull::exeseal::ensure_sealed() {
             logger.debug(&format!("binary not sealed: {why}"));
         }
     }
