@@ -79,6 +79,7 @@ impl Runtime {
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
         let sd = self.dir(id)?;
         let plan = Plan::from_bundle(bundle)?;
+        log::debug!("{id}: config checked");
         if plan.terminal && opts.stdio.is_some() {
             return Err(other("process.terminal: the process's stdio is its terminal; stdio cannot be given too"));
         }
@@ -173,6 +174,7 @@ impl Runtime {
             Err(e) => return Err(e.into()),
         }
 
+        log::debug!("{id}: state directory, exec fifo and cgroup made");
         if let Some(rdt) = &plan.rdt {
             rdt.create(id, &mut undo.rdt_dirs).map_err(other)?;
         }
@@ -214,10 +216,10 @@ impl Runtime {
         // after the clone, so that the CLI has no thread (the D-Bus client starts none anyway)
         // and the unit has the init's pid from the start, as runc does.
         let placing = cgroup.clone();
-        let mut place = |pid: i32| -> Result<(), String> {
+        let mut place = |pid: i32, cloned_into: bool| -> Result<(), String> {
             match systemd.as_mut() {
                 Some((session, props)) => placing.start_unit(session, id, pid, resources, std::mem::take(props)),
-                None => placing.add_pid(pid),
+                None => placing.add_pid_after_clone(pid, cloned_into),
             }
             .map_err(|e| e.to_string())
         };
@@ -233,6 +235,7 @@ impl Runtime {
             }
         };
         undo.disarm();
+        log::debug!("{id}: created, init {} waits for start", spawned.pid);
         Ok(Created { id: id.to_string(), pid: spawned.pid, console: if opts.keep_console { spawned.console } else { None } })
     }
 
@@ -293,6 +296,7 @@ impl Runtime {
             }
         }
         let _ = std::fs::remove_file(&fifo_path);
+        log::debug!("{id}: started");
         let mut st2 = st.clone();
         st2.started = true;
         sd.save(&st2)?;
@@ -452,6 +456,7 @@ pub(crate) fn destroy(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
     let hs = hook_state(st, "stopped");
     let hooks = run_hooks("poststop", st.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &hs);
     sd.remove()?;
+    log::debug!("{}: deleted", st.id);
     cg?;
     rdt.map_err(other)?;
     hooks.map_err(|e| other(e.to_string()))

@@ -126,7 +126,7 @@ impl Runtime {
         }
         drop(ctx);
         let mut guard = KillOnDrop(Some(pid));
-        st.cgroup.add_pid(pid)?;
+        st.cgroup.add_pid_after_clone(pid, cgroup_fd.is_some())?;
         join_sub_cgroups(&st.cgroup, &opts.sub_cgroups, pid)?;
         if let Some(adj) = process.oom_score_adj() {
             procfs

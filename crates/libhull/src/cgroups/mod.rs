@@ -285,12 +285,22 @@ impl CgroupManager {
         fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(dir).ok().map(OwnedFd::from)
     }
 
-    /// Moves `pid` into every hierarchy that it was not cloned into.
-    ///
-    /// Writing a pid into the cgroup it already is in is a no-op for the kernel, so a process
-    /// cloned with CLONE_INTO_CGROUP is simply written again.
+    /// Moves `pid` into every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        self.add_pid_after_clone(pid, false)
+    }
+
+    /// Moves `pid` into every hierarchy that it was not cloned into: with `cloned_into`, the
+    /// process was born in the unified cgroup (`clone3(CLONE_INTO_CGROUP)` on the fd of
+    /// `clone_into_fd`), which is not written again. Writing cgroup.procs is never free, even
+    /// for a process already there: the kernel takes cgroup_threadgroup_rwsem for writing,
+    /// which after a quiet moment waits for an RCU grace period (milliseconds).
+    pub fn add_pid_after_clone(&self, pid: i32, cloned_into: bool) -> Result<(), CgroupError> {
+        let unified = self.paths.get("").filter(|_| cloned_into && self.is_unified());
         for dir in self.dirs() {
+            if Some(dir) == unified {
+                continue;
+            }
             let path = dir.join("cgroup.procs");
             write_raw(&path, &pid.to_string()).map_err(|source| CgroupError::Join { pid, path, source })?;
         }
@@ -893,6 +903,14 @@ fn procs_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
 
 /// rmdir `dir`'s child cgroups (deepest first), then `dir`.
 fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    // Usually the directory is empty and its processes gone: one rmdir. Otherwise (child
+    // cgroups the container made, processes still leaving) the children go first, then the
+    // directory, retried while the kernel says busy.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {

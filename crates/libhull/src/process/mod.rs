@@ -87,8 +87,9 @@ pub struct Spawned {
 
 /// Makes the init and drives its setup until it waits on the exec fifo. `on_ready(pid)` runs
 /// when the init has finished everything that needs privileges (the caller saves state.json);
-/// `place(pid)` puts the init in its cgroups while it waits (`CgroupManager::add_pid`, or the
-/// systemd driver's unit).
+/// `place(pid, cloned_into)` puts the init in its cgroups while it waits
+/// (`CgroupManager::add_pid_after_clone`, `cloned_into` when clone3 already placed it in the
+/// unified cgroup; or the systemd driver's unit).
 /// On error the caller kills `pid_hint` (if set) and cleans up.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
@@ -99,7 +100,7 @@ pub fn spawn(
     fifo: OwnedFd,
     opts: &SpawnOptions,
     pid_hint: &mut Option<i32>,
-    place: &mut dyn FnMut(i32) -> Result<(), String>,
+    place: &mut dyn FnMut(i32, bool) -> Result<(), String>,
     on_ready: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<Spawned, String> {
     let (parent, child) = Channel::pair().map_err(|e| format!("socketpair: {e}"))?;
@@ -171,6 +172,7 @@ pub fn spawn(
     drop(fifo);
     drop(idmapped);
     *pid_hint = Some(pid);
+    log::debug!("{id}: init {pid} cloned");
 
     let mut init_pid = pid;
     let mut intermediate = if joins { Some(pid) } else { None };
@@ -196,11 +198,15 @@ pub fn spawn(
     // first move after a quiet moment waits for an RCU grace period (several ms): with
     // `placed_later` the init builds its rootfs meanwhile and waits for `Placed` only before
     // the hooks.
-    place(pid)?;
+    place(pid, cgroup_fd.is_some())?;
+    log::debug!("{id}: init placed in its cgroups");
     tell(&parent, if placed_later { &Msg::Placed } else { &Msg::Continue })?;
 
     loop {
         let msg = parent.recv().map_err(|e| format!("sync: {e}"))?;
+        if let Some((m, _)) = &msg {
+            log::debug!("{id}: init says {m:?}");
+        }
         match msg {
             Some((Msg::NeedIdMaps, _)) => {
                 write_id_maps(plan, procfs, init_pid)?;
