@@ -255,8 +255,11 @@ pub fn spawn(
                 tell(&parent, &Msg::Continue)?;
             }
             Some((Msg::Ready, _)) => {
-                on_ready(init_pid)?;
+                // The init goes on to its user switch while the state is saved: nothing it
+                // does next depends on state.json, and create returns only after its `Done`.
+                // Should saving fail, the error ends create and the init is killed.
                 tell(&parent, &Msg::Continue)?;
+                on_ready(init_pid)?;
             }
             Some((Msg::SeccompFd, fd)) => crate::seccomp_notify::forward(&plan.spec, id, &plan.bundle, "creating", init_pid, init_pid, fd)?,
             Some((Msg::Done, _)) => break,
