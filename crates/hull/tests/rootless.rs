@@ -814,3 +814,22 @@ fn rootless_flag_takes_a_separate_value_as_runc() {
         assert!(o.success(), "--rootless {v} list: {}", o.describe());
     }
 }
+
+#[test]
+fn systemd_cgroup_without_a_user_bus_is_refused_naming_it_leaving_nothing() {
+    if !require_root() {
+        return;
+    }
+    let u = &users().main;
+    // XDG_RUNTIME_DIR is the user's own directory with no session bus in it.
+    let h = UserHull::main();
+    let b = user_bundle(u, &["true"]);
+    let id = unique("rl-sdbus");
+    let o = h.run(&["--systemd-cgroup", "run", "--bundle", b.arg(), &id]);
+    assert!(!o.success(), "--systemd-cgroup without a user bus succeeded");
+    let want = format!("--systemd-cgroup: no systemd user session bus at {}", h.xdg.path().join("bus").display());
+    if check_messages() {
+        assert!(o.stderr.contains(&want), "the error does not name the bus ({want}): {}", o.describe());
+    }
+    h.assert_nothing_left(&id);
+}

@@ -197,11 +197,23 @@ pub struct UserHull {
     pub user: TestUser,
     pub xdg: TempDir,
     pub root: Option<PathBuf>,
+    /// The user's real runtime directory (`/run/user/UID`, with its session bus) as
+    /// XDG_RUNTIME_DIR instead of `xdg`; see `in_user_session`.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl UserHull {
     pub fn new(user: &TestUser) -> UserHull {
-        UserHull { user: user.clone(), xdg: user_xdg(user), root: None }
+        UserHull { user: user.clone(), xdg: user_xdg(user), root: None, runtime_dir: None }
+    }
+
+    /// hull as `user` inside the user's systemd session: XDG_RUNTIME_DIR is `/run/user/UID`
+    /// (where the session bus is); the state stays in a root of its own below `xdg`.
+    pub fn in_user_session(user: &TestUser) -> UserHull {
+        let mut h = UserHull::new(user);
+        h.root = Some(h.xdg.path().join("root"));
+        h.runtime_dir = Some(PathBuf::from(format!("/run/user/{}", user.uid)));
+        h
     }
 
     pub fn main() -> UserHull {
@@ -216,6 +228,9 @@ impl UserHull {
     /// hull as the user; add arguments.
     pub fn cmd(&self) -> Command {
         let mut c = user_command(&self.user, &hull_bin(), self.xdg.path());
+        if let Some(d) = &self.runtime_dir {
+            c.env("XDG_RUNTIME_DIR", d);
+        }
         if let Some(r) = &self.root {
             c.arg("--root").arg(r);
         }

@@ -122,7 +122,10 @@ impl CgroupManager {
     /// On cgroup v1 the controllers systemd does not manage for the unit are joined the way
     /// runc does: hull makes the unit's directory in those hierarchies itself. systemd's own
     /// `name=systemd` hierarchy is left to systemd.
-    pub fn new_systemd(cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
+    ///
+    /// `user_manager` (rootless): the ControlGroup of the user's systemd manager, which makes
+    /// the unit below it; cgroup v2 only (as runc: systemd delegates nothing to a user on v1).
+    pub fn new_systemd(cgroups_path: Option<&Path>, id: &str, user_manager: Option<&str>) -> Result<Self, CgroupError> {
         let p = cgroups_path
             .map(|p| {
                 p.to_str().ok_or_else(|| CgroupError::Invalid {
@@ -131,9 +134,14 @@ impl CgroupManager {
                 })
             })
             .transpose()?;
-        let unit = systemd::Unit::parse(p, id)?;
+        let unit = systemd::Unit::parse(p, id, user_manager)?;
         let rel = unit.cgroup()?;
         let layout = layout::parse_mountinfo(&read_proc(layout::MOUNTINFO)?)?;
+        if unit.is_user() && layout.kind != Kind::Unified {
+            return Err(CgroupError::Systemd(
+                "--systemd-cgroup: rootless, the systemd driver needs a pure cgroup v2 host (systemd delegates no cgroup v1 hierarchy to a user); use the cgroupfs driver".into(),
+            ));
+        }
         let mut paths = BTreeMap::new();
         for h in &layout.hierarchies {
             let dir = rel.split('/').fold(h.mountpoint.clone(), |d, c| d.join(c));
@@ -178,7 +186,15 @@ impl CgroupManager {
                 )));
             }
         }
-        self.apply(resources)?;
+        match (unit.is_user(), self.paths.get("")) {
+            // Rootless: the limits only (no device program: see `systemd`), in the controllers
+            // systemd delegates to the user's manager.
+            (true, Some(dir)) => {
+                subtree::enable_in_ancestors(dir, resources)?;
+                v2::apply_limits(dir, resources)?;
+            }
+            _ => self.apply(resources)?,
+        }
         self.add_pid(pid)
     }
 
@@ -329,7 +345,7 @@ impl CgroupManager {
         if let Some(unit) = &self.systemd {
             // The unit's properties too, or systemd would put the old values back on its next
             // re-realization of the cgroup (a daemon-reload).
-            systemd::connect()?.set_properties(unit, systemd::resource_properties(&r, self.is_unified()))?;
+            systemd::connect_for(unit)?.set_properties(unit, systemd::resource_properties(&r, self.is_unified()))?;
         }
         if self.is_unified() {
             match self.paths.get("") {
@@ -445,7 +461,7 @@ impl CgroupManager {
         if let Some(unit) = &self.systemd {
             // Stopping the unit removes its cgroup; what the container made below it (it is
             // delegated) and the v1 directories hull made go below.
-            if let Err(e) = systemd::connect().and_then(|mut s| s.stop(unit)) {
+            if let Err(e) = systemd::connect_for(unit).and_then(|mut s| s.stop(unit)) {
                 first_err = Some(e);
             }
             if let Some(dir) = self.paths.get("") {
