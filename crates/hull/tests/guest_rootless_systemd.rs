@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use common::rootless::*;
@@ -30,29 +30,63 @@ fn assert_systemd_v2() {
     assert!(Path::new("/run/systemd/system").is_dir(), "systemd is not PID 1: {WHY}");
 }
 
-static SESSION: OnceLock<Result<(), String>> = OnceLock::new();
+/// How many tests use the user's session now (see `UserSession`).
+static SESSIONS: Mutex<usize> = Mutex::new(0);
 
-/// The main test user's systemd manager and session bus, started once (linger keeps them up
-/// without a login; they stay for the next test binary).
-fn user_session() -> &'static TestUser {
-    let u = &users().main;
-    let r = SESSION.get_or_init(|| {
-        let out = Command::new("loginctl").args(["enable-linger", &u.name]).output().map_err(|e| format!("loginctl: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("loginctl enable-linger {}: {}", u.name, String::from_utf8_lossy(&out.stderr)));
+/// The main test user's systemd manager and session bus, up while a test holds this: the first
+/// holder enables linger (so user@UID.service starts without a login), the last one disables it
+/// and stops the user's slice, so the tests leave no cgroup behind.
+struct UserSession(TestUser);
+
+fn user_session() -> UserSession {
+    let u = users().main.clone();
+    let mut n = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if *n == 0 {
+        if let Err(e) = start_session(&u) {
+            panic!("{e}");
         }
-        let bus = PathBuf::from(format!("/run/user/{}/bus", u.uid));
-        let up = poll(SLOW, || (bus.exists() && systemctl_user(u, &["is-system-running"]).0.is_some()).then_some(()));
-        up.ok_or_else(|| {
-            let st = Command::new("systemctl").args(["status", &format!("user@{}.service", u.uid)]).output();
-            let st = st.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-            format!("user@{}.service or {} did not come up within {SLOW:?}: {st}", u.uid, bus.display())
-        })
-    });
-    if let Err(e) = r {
-        panic!("{e}");
     }
-    u
+    *n += 1;
+    UserSession(u)
+}
+
+fn start_session(u: &TestUser) -> Result<(), String> {
+    let out = Command::new("loginctl").args(["enable-linger", &u.name]).output().map_err(|e| format!("loginctl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("loginctl enable-linger {}: {}", u.name, String::from_utf8_lossy(&out.stderr)));
+    }
+    let bus = PathBuf::from(format!("/run/user/{}/bus", u.uid));
+    let up = poll(SLOW, || (bus.exists() && systemctl_user(u, &["is-system-running"]).0.is_some()).then_some(()));
+    up.ok_or_else(|| {
+        let st = Command::new("systemctl").args(["status", &format!("user@{}.service", u.uid)]).output();
+        let st = st.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        format!("user@{}.service or {} did not come up within {SLOW:?}: {st}", u.uid, bus.display())
+    })
+}
+
+impl Drop for UserSession {
+    fn drop(&mut self) {
+        let mut n = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        if *n > 0 {
+            return;
+        }
+        let u = &self.0;
+        let _ = Command::new("loginctl").args(["disable-linger", &u.name]).output();
+        let slice = format!("user-{}.slice", u.uid);
+        let _ = Command::new("systemctl").args(["stop", &slice]).output();
+        let dir = PathBuf::from(format!("/sys/fs/cgroup/user.slice/{slice}"));
+        if poll(SLOW, || (!dir.exists()).then_some(())).is_none() {
+            eprintln!("{} is still there after systemctl stop {slice}", dir.display());
+        }
+    }
+}
+
+impl std::ops::Deref for UserSession {
+    type Target = TestUser;
+    fn deref(&self) -> &TestUser {
+        &self.0
+    }
 }
 
 /// `systemctl --user ARGS` as `u` in its session: (stdout when it exited 0, stdout + stderr).
@@ -117,13 +151,12 @@ fn a_rootless_container_is_a_scope_of_the_users_manager_with_its_limits() {
         return;
     }
     assert_systemd_v2();
-    let u = user_session();
+    let session = user_session();
+    let u: &TestUser = &session;
     let h = UserHull::in_user_session(u);
     let id = unique("rlsd");
     let unit = format!("hull-{id}.scope");
-    // No cgroup namespace: /proc/self/cgroup inside then shows the host path.
     let mut b = user_bundle(u, &["sleep", "1000"]);
-    b.remove_namespace("cgroup");
     b.config["linux"]["resources"] = json!({"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 32}});
     b.save();
     sd_ok(&h, &["run", "-d", "--bundle", b.arg(), &id]);
@@ -145,10 +178,10 @@ fn a_rootless_container_is_a_scope_of_the_users_manager_with_its_limits() {
     assert_eq!(std::fs::metadata(&dir).expect("the scope's cgroup").uid(), u.uid, "{} is delegated to the user", dir.display());
     assert_eq!(read(&dir, "memory.max"), (64 * 1024 * 1024).to_string());
     assert_eq!(read(&dir, "pids.max"), "32");
-    // state reports it like the root driver: the unit's cgroup.
-    let inside = h.ok(&["exec", &id, "sh", "-c", "sed -n 's/^0:://p' /proc/self/cgroup; cat /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/memory.max /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/pids.max"]);
+    // Inside, the cgroup namespace is rooted at the scope, whose files /sys/fs/cgroup shows.
+    let inside = h.ok(&["exec", &id, "cat", "/proc/self/cgroup", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max"]);
     let lines: Vec<&str> = inside.lines().collect();
-    assert_eq!(lines, [want.as_str(), "67108864", "32"], "seen inside: {inside}");
+    assert_eq!(lines, ["0::/", "67108864", "32"], "seen inside: {inside}");
 
     // pause/resume freeze the scope's cgroup.
     h.ok(&["pause", &id]);
@@ -183,7 +216,8 @@ fn a_rootless_cgroups_path_names_the_slice_of_the_users_manager() {
         return;
     }
     assert_systemd_v2();
-    let u = user_session();
+    let session = user_session();
+    let u: &TestUser = &session;
     let h = UserHull::in_user_session(u);
     let id = unique("rlsd");
     let mut b = user_bundle(u, &["sleep", "1000"]);
@@ -206,7 +240,8 @@ fn a_bad_cgroups_path_is_refused_naming_the_field_leaving_nothing() {
         return;
     }
     assert_systemd_v2();
-    let u = user_session();
+    let session = user_session();
+    let u: &TestUser = &session;
     let h = UserHull::in_user_session(u);
     let before = hull_units(u);
     for bad in ["a:b:c", "user.slice:x", "a--b.slice:p:n"] {
@@ -229,7 +264,8 @@ fn a_missing_user_bus_is_refused_naming_it_leaving_nothing() {
         return;
     }
     assert_systemd_v2();
-    let u = user_session();
+    let session = user_session();
+    let u: &TestUser = &session;
     // XDG_RUNTIME_DIR is a directory of the user's without a bus (UserHull::new's own).
     let h = UserHull::new(u);
     let before = hull_units(u);

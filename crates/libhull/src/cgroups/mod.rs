@@ -176,8 +176,7 @@ impl CgroupManager {
         session.start(unit, id, pid, props)?;
         if let Some(dir) = self.paths.get("") {
             let want = unit.cgroup()?;
-            let own = read_proc(&format!("/proc/{pid}/cgroup"))?;
-            let got = layout::parse_proc_cgroup(&own).into_iter().find(|l| l.controllers.is_empty()).map(|l| l.path).unwrap_or_default();
+            let got = if unit.is_user() { wait_in_cgroup(pid, &want)? } else { v2_cgroup_of(pid)? };
             if got.trim_start_matches('/') != want && self.is_unified() {
                 return Err(CgroupError::Systemd(format!(
                     "systemd put the init in the cgroup {got}, not in {} where hull expects the unit {}",
@@ -305,10 +304,25 @@ impl CgroupManager {
     ///
     /// Writing a pid into the cgroup it already is in is a no-op for the kernel, so a process
     /// cloned with CLONE_INTO_CGROUP is simply written again.
+    ///
+    /// Rootless with the systemd driver, where the kernel refuses the move (hull runs in a
+    /// cgroup outside the user's delegated subtree, so it may not write the common ancestor's
+    /// cgroup.procs), the user's manager is asked to move it (`AttachProcessesToUnit`, as runc).
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
         for dir in self.dirs() {
             let path = dir.join("cgroup.procs");
-            write_raw(&path, &pid.to_string()).map_err(|source| CgroupError::Join { pid, path, source })?;
+            match (write_raw(&path, &pid.to_string()), &self.systemd) {
+                (Ok(()), _) => {}
+                (Err(e), Some(unit)) if unit.is_user() && matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+                    systemd::connect_for(unit)?.attach(unit, pid)?;
+                    let want = unit.cgroup()?;
+                    let got = wait_in_cgroup(pid, &want)?;
+                    if got.trim_start_matches('/') != want {
+                        return Err(CgroupError::Join { pid, path, source: e });
+                    }
+                }
+                (Err(source), _) => return Err(CgroupError::Join { pid, path, source }),
+            }
         }
         Ok(())
     }
@@ -842,6 +856,27 @@ fn write_hugetlb(dir: &Path, h: &LinuxHugepageLimit, suffix: &str, field: &str) 
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(write_error(dir, &rsvd, &v, field, e)),
+    }
+}
+
+/// `pid`'s cgroup v2 path (`/system.slice/x.scope`).
+fn v2_cgroup_of(pid: i32) -> Result<String, CgroupError> {
+    let own = read_proc(&format!("/proc/{pid}/cgroup"))?;
+    Ok(layout::parse_proc_cgroup(&own).into_iter().find(|l| l.controllers.is_empty()).map(|l| l.path).unwrap_or_default())
+}
+
+/// Waits up to 30 s for `pid` to be in the cgroup `want` (relative to the root); returns where
+/// it is. A user's systemd manager may not move a process from a cgroup outside its own subtree
+/// itself: it asks the system manager to (AttachProcessesToUnit) and does not wait for the
+/// answer, so its job or call is done before the process has moved.
+fn wait_in_cgroup(pid: i32, want: &str) -> Result<String, CgroupError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = v2_cgroup_of(pid)?;
+        if got.trim_start_matches('/') == want || Instant::now() >= deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -464,6 +464,13 @@ impl Session {
         self.finish_job(&unit.name, what, reply)
     }
 
+    /// Moves `pid` into the unit's cgroup (`exec` rootless: see `CgroupManager::add_pid`).
+    pub(crate) fn attach(&mut self, unit: &Unit, pid: i32) -> Result<(), CgroupError> {
+        let body = [Value::Str(unit.name.clone()), Value::Str(String::new()), Value::Array("u".into(), vec![Value::U32(pid as u32)])];
+        self.call("AttachProcessesToUnit", &body).map_err(|e| systemd_error(&unit.name, "moving a process into", e))?;
+        Ok(())
+    }
+
     /// Changes properties of a running unit (`update`).
     pub(crate) fn set_properties(&mut self, unit: &Unit, props: Vec<Value>) -> Result<(), CgroupError> {
         if props.is_empty() {
