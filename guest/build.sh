@@ -28,6 +28,7 @@ GUEST_PACKAGES=(
     jq procps time                  # editing config.json, ps, /usr/bin/time for benchmarks
     python3                         # bench/report.py, for bench/run.sh --guest
     uidmap                          # newuidmap/newgidmap for the rootless tests
+    dbus-user-session               # a user's session bus at /run/user/UID/bus (rootless --systemd-cgroup)
     libcap2-bin iproute2            # setcap (CVE-2022-29162 test), ip
     apparmor                        # apparmor_parser: guest_lsm loads a profile (the kernel enables AppArmor)
     # The libraries of the host's CRIU 4 (scripts/build-criu.sh), which run.sh stages, and the

@@ -107,12 +107,16 @@ impl Runtime {
         // effect; the unit itself is made once the init exists (see `place` below).
         let mut systemd = None;
         let mut cgroup = if self.systemd_cgroup {
-            if self.rootless {
-                return Err(other("--systemd-cgroup: the systemd driver needs root (hull has no user-session systemd driver)"));
-            }
             let props = crate::cgroups::systemd::annotation_properties(plan.spec.annotations().as_ref())?;
-            let cg = CgroupManager::new_systemd(cgroups_path, id)?;
-            systemd = Some((crate::cgroups::systemd::connect()?, props));
+            let cg = CgroupManager::new_systemd(cgroups_path, id, None)?;
+            // Rootless: the user's own systemd manager over the user's session bus; the unit
+            // goes below that manager's cgroup.
+            let session = crate::cgroups::systemd::connect(self.rootless)?;
+            let cg = match session.user_manager() {
+                Some(m) => CgroupManager::new_systemd(cgroups_path, id, Some(m))?,
+                None => cg,
+            };
+            systemd = Some((session, props));
             cg
         } else {
             CgroupManager::new(cgroups_path, id)?

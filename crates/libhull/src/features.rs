@@ -56,7 +56,7 @@ pub fn features_json() -> String {
                 ("v1", Json::Bool(true)),
                 ("v2", Json::Bool(true)),
                 ("systemd", Json::Bool(true)),
-                ("systemdUser", Json::Bool(false)),
+                ("systemdUser", Json::Bool(true)),
                 ("rdma", Json::Bool(true)),
             ]),
         ),
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(d["hooks"].as_array().unwrap().len(), 6);
         let l = &d["linux"];
         assert_eq!(l["namespaces"], serde_json::json!(NAMESPACES));
-        assert_eq!(l["cgroup"], serde_json::json!({"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true}));
+        assert_eq!(l["cgroup"], serde_json::json!({"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true}));
         for k in ["apparmor", "selinux"] {
             assert_eq!(l[k], serde_json::json!({"enabled": true}), "{k}");
         }

@@ -1,5 +1,6 @@
 //! A minimal D-Bus client: just what the systemd cgroup driver needs to talk to systemd over
-//! the system bus (EXTERNAL authentication, method calls, the `JobRemoved` signal).
+//! the system bus, or rootless to the user's manager over the user's session bus (EXTERNAL
+//! authentication, method calls, the `JobRemoved` signal).
 //!
 //! Why not zbus: its blocking API is a wrapper over its async one and starts an executor
 //! thread (plus async-io's reactor thread) per connection, and it brings an async runtime and
@@ -25,8 +26,8 @@ const MAX_MESSAGE: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DbusError {
-    #[error("connecting to the D-Bus system bus at {path}: {source}")]
-    Connect { path: PathBuf, source: std::io::Error },
+    #[error("connecting to the D-Bus {bus} bus at {path}: {source}")]
+    Connect { bus: &'static str, path: PathBuf, source: std::io::Error },
     #[error("D-Bus I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("D-Bus authentication refused: {0:?}")]
@@ -376,7 +377,41 @@ fn decode(buf: &[u8]) -> Result<Message, DbusError> {
     Ok(msg)
 }
 
-/// A connection to the system bus.
+/// The socket of the first `unix:path=` entry of a D-Bus address (`unix:path=/run/user/1000/bus`,
+/// entries separated by `;`, keys by `,`, values %-escaped); None when there is none (an
+/// abstract socket, tcp: not what systemd's buses use).
+pub(crate) fn unix_path(address: &str) -> Option<PathBuf> {
+    let value =
+        address.split(';').filter_map(|a| a.strip_prefix("unix:")).flat_map(|kv| kv.split(',')).find_map(|kv| kv.strip_prefix("path="))?;
+    let b = value.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    use std::os::unix::ffi::OsStringExt as _;
+    (!out.is_empty()).then(|| PathBuf::from(std::ffi::OsString::from_vec(out)))
+}
+
+/// The id `id` of this user namespace is in the parent's, from a uid_map's lines
+/// (`inside outside count`); None when unmapped.
+fn outer_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let [inside, outside, count] = f[..] else { return None };
+        let id = u64::from(id);
+        (id >= inside && id - inside < count).then(|| u32::try_from(outside + (id - inside)).ok()).flatten()
+    })
+}
+
+/// A connection to the system bus or a session bus.
 pub(crate) struct Bus {
     stream: UnixStream,
     serial: u32,
@@ -388,21 +423,30 @@ impl Bus {
     /// Connects to the system bus (`DBUS_SYSTEM_BUS_ADDRESS` if it names a `unix:path=`,
     /// else the well-known socket) and says Hello. Does not start any thread.
     pub(crate) fn system() -> Result<Bus, DbusError> {
-        let path = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
-            .ok()
-            .and_then(|a| a.split(';').find_map(|a| a.strip_prefix("unix:path=").map(|p| p.split(',').next().unwrap_or(p).to_string())))
-            .unwrap_or_else(|| SYSTEM_BUS.to_string());
-        let path = PathBuf::from(path);
-        let stream = UnixStream::connect(&path).map_err(|source| DbusError::Connect { path: path.clone(), source })?;
+        let path = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok().and_then(|a| unix_path(&a)).unwrap_or_else(|| SYSTEM_BUS.into());
+        Bus::open("system", &path, nix::unistd::geteuid().as_raw())
+    }
+
+    /// Connects to a user's session bus at `path` (a socket the caller found) and says Hello.
+    /// The uid it authenticates as is the caller's uid as the bus sees it: outside any user
+    /// namespace hull runs in (as root in rootless podman's namespace, the user's own uid).
+    pub(crate) fn session(path: &std::path::Path) -> Result<Bus, DbusError> {
+        let euid = nix::unistd::geteuid().as_raw();
+        let uid = std::fs::read_to_string("/proc/self/uid_map").ok().and_then(|m| outer_id(&m, euid)).unwrap_or(euid);
+        Bus::open("session", path, uid)
+    }
+
+    fn open(kind: &'static str, path: &std::path::Path, uid: u32) -> Result<Bus, DbusError> {
+        let stream = UnixStream::connect(path).map_err(|source| DbusError::Connect { bus: kind, path: path.to_path_buf(), source })?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;
         let mut bus = Bus { stream, serial: 0, signals: Vec::new() };
-        bus.auth()?;
+        bus.auth(uid)?;
         bus.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", &[], Duration::from_secs(30))?;
         Ok(bus)
     }
 
-    fn auth(&mut self) -> Result<(), DbusError> {
-        let uid = nix::unistd::geteuid().as_raw().to_string();
+    fn auth(&mut self, uid: u32) -> Result<(), DbusError> {
+        let uid = uid.to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         self.stream.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
         self.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -544,6 +588,19 @@ mod tests {
         assert_eq!(m.member.as_deref(), Some("StartTransientUnit"));
         assert_eq!(m.body, body);
         assert_eq!(body.iter().map(Value::signature).collect::<String>(), "ssa(sv)a(sa(sv))");
+    }
+
+    #[test]
+    fn bus_addresses_and_id_maps() {
+        assert_eq!(unix_path("unix:path=/run/user/1000/bus"), Some(PathBuf::from("/run/user/1000/bus")));
+        assert_eq!(unix_path("unix:abstract=/tmp/x;unix:guid=1,path=/a%20b/bus"), Some(PathBuf::from("/a b/bus")));
+        assert_eq!(unix_path("unix:abstract=/tmp/x"), None);
+        assert_eq!(unix_path("tcp:host=x,port=1"), None);
+        assert_eq!(unix_path("unix:path=/a%2"), None);
+        assert_eq!(outer_id("         0       1000          1\n         1     100000      65536\n", 0), Some(1000));
+        assert_eq!(outer_id("0 1000 1\n1 100000 65536\n", 5), Some(100004));
+        assert_eq!(outer_id("0 0 4294967295\n", 1000), Some(1000));
+        assert_eq!(outer_id("0 1000 1\n", 1), None);
     }
 
     #[test]

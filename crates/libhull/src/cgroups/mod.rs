@@ -122,7 +122,10 @@ impl CgroupManager {
     /// On cgroup v1 the controllers systemd does not manage for the unit are joined the way
     /// runc does: hull makes the unit's directory in those hierarchies itself. systemd's own
     /// `name=systemd` hierarchy is left to systemd.
-    pub fn new_systemd(cgroups_path: Option<&Path>, id: &str) -> Result<Self, CgroupError> {
+    ///
+    /// `user_manager` (rootless): the ControlGroup of the user's systemd manager, which makes
+    /// the unit below it; cgroup v2 only (as runc: systemd delegates nothing to a user on v1).
+    pub fn new_systemd(cgroups_path: Option<&Path>, id: &str, user_manager: Option<&str>) -> Result<Self, CgroupError> {
         let p = cgroups_path
             .map(|p| {
                 p.to_str().ok_or_else(|| CgroupError::Invalid {
@@ -131,9 +134,14 @@ impl CgroupManager {
                 })
             })
             .transpose()?;
-        let unit = systemd::Unit::parse(p, id)?;
+        let unit = systemd::Unit::parse(p, id, user_manager)?;
         let rel = unit.cgroup()?;
         let layout = layout::parse_mountinfo(&read_proc(layout::MOUNTINFO)?)?;
+        if unit.is_user() && layout.kind != Kind::Unified {
+            return Err(CgroupError::Systemd(
+                "--systemd-cgroup: rootless, the systemd driver needs a pure cgroup v2 host (systemd delegates no cgroup v1 hierarchy to a user); use the cgroupfs driver".into(),
+            ));
+        }
         let mut paths = BTreeMap::new();
         for h in &layout.hierarchies {
             let dir = rel.split('/').fold(h.mountpoint.clone(), |d, c| d.join(c));
@@ -168,8 +176,7 @@ impl CgroupManager {
         session.start(unit, id, pid, props)?;
         if let Some(dir) = self.paths.get("") {
             let want = unit.cgroup()?;
-            let own = read_proc(&format!("/proc/{pid}/cgroup"))?;
-            let got = layout::parse_proc_cgroup(&own).into_iter().find(|l| l.controllers.is_empty()).map(|l| l.path).unwrap_or_default();
+            let got = if unit.is_user() { wait_in_cgroup(pid, &want)? } else { v2_cgroup_of(pid)? };
             if got.trim_start_matches('/') != want && self.is_unified() {
                 return Err(CgroupError::Systemd(format!(
                     "systemd put the init in the cgroup {got}, not in {} where hull expects the unit {}",
@@ -178,7 +185,15 @@ impl CgroupManager {
                 )));
             }
         }
-        self.apply(resources)?;
+        match (unit.is_user(), self.paths.get("")) {
+            // Rootless: the limits only (no device program: see `systemd`), in the controllers
+            // systemd delegates to the user's manager.
+            (true, Some(dir)) => {
+                subtree::enable_in_ancestors(dir, resources)?;
+                v2::apply_limits(dir, resources)?;
+            }
+            _ => self.apply(resources)?,
+        }
         self.add_pid(pid)
     }
 
@@ -286,6 +301,10 @@ impl CgroupManager {
     }
 
     /// Moves `pid` into every hierarchy.
+    ///
+    /// Rootless with the systemd driver, where the kernel refuses the move (hull runs in a
+    /// cgroup outside the user's delegated subtree, so it may not write the common ancestor's
+    /// cgroup.procs), the user's manager is asked to move it (`AttachProcessesToUnit`, as runc).
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
         self.add_pid_after_clone(pid, false)
     }
@@ -302,7 +321,18 @@ impl CgroupManager {
                 continue;
             }
             let path = dir.join("cgroup.procs");
-            write_raw(&path, &pid.to_string()).map_err(|source| CgroupError::Join { pid, path, source })?;
+            match (write_raw(&path, &pid.to_string()), &self.systemd) {
+                (Ok(()), _) => {}
+                (Err(e), Some(unit)) if unit.is_user() && matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+                    systemd::connect_for(unit)?.attach(unit, pid)?;
+                    let want = unit.cgroup()?;
+                    let got = wait_in_cgroup(pid, &want)?;
+                    if got.trim_start_matches('/') != want {
+                        return Err(CgroupError::Join { pid, path, source: e });
+                    }
+                }
+                (Err(source), _) => return Err(CgroupError::Join { pid, path, source }),
+            }
         }
         Ok(())
     }
@@ -339,7 +369,7 @@ impl CgroupManager {
         if let Some(unit) = &self.systemd {
             // The unit's properties too, or systemd would put the old values back on its next
             // re-realization of the cgroup (a daemon-reload).
-            systemd::connect()?.set_properties(unit, systemd::resource_properties(&r, self.is_unified()))?;
+            systemd::connect_for(unit)?.set_properties(unit, systemd::resource_properties(&r, self.is_unified()))?;
         }
         if self.is_unified() {
             match self.paths.get("") {
@@ -455,7 +485,7 @@ impl CgroupManager {
         if let Some(unit) = &self.systemd {
             // Stopping the unit removes its cgroup; what the container made below it (it is
             // delegated) and the v1 directories hull made go below.
-            if let Err(e) = systemd::connect().and_then(|mut s| s.stop(unit)) {
+            if let Err(e) = systemd::connect_for(unit).and_then(|mut s| s.stop(unit)) {
                 first_err = Some(e);
             }
             if let Some(dir) = self.paths.get("") {
@@ -836,6 +866,27 @@ fn write_hugetlb(dir: &Path, h: &LinuxHugepageLimit, suffix: &str, field: &str) 
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(write_error(dir, &rsvd, &v, field, e)),
+    }
+}
+
+/// `pid`'s cgroup v2 path (`/system.slice/x.scope`).
+fn v2_cgroup_of(pid: i32) -> Result<String, CgroupError> {
+    let own = read_proc(&format!("/proc/{pid}/cgroup"))?;
+    Ok(layout::parse_proc_cgroup(&own).into_iter().find(|l| l.controllers.is_empty()).map(|l| l.path).unwrap_or_default())
+}
+
+/// Waits up to 30 s for `pid` to be in the cgroup `want` (relative to the root); returns where
+/// it is. A user's systemd manager may not move a process from a cgroup outside its own subtree
+/// itself: it asks the system manager to (AttachProcessesToUnit) and does not wait for the
+/// answer, so its job or call is done before the process has moved.
+fn wait_in_cgroup(pid: i32, want: &str) -> Result<String, CgroupError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = v2_cgroup_of(pid)?;
+        if got.trim_start_matches('/') == want || Instant::now() >= deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -6,6 +6,14 @@
 //! in `slice` (a `name` ending in `.slice` asks for a slice unit of that name instead). An empty
 //! path means `system.slice:hull:<id>`, an empty slice `system.slice`.
 //!
+//! Rootless (as runc and crun): the unit is made by the user's own systemd manager
+//! (`user@UID.service`) over the user's session bus (`$DBUS_SESSION_BUS_ADDRESS`, else
+//! `$XDG_RUNTIME_DIR/bus`), the default slice is `user.slice` of that manager, and the unit's
+//! cgroup lies below the manager's own (`/user.slice/user-UID.slice/user@UID.service/user.slice/
+//! hull-<id>.scope`), which systemd delegates to the user. Only on cgroup v2: systemd delegates
+//! nothing to a user on v1 (runc refuses it there too). No device program is attached (an
+//! unprivileged process cannot load one; a rootless container cannot make device nodes).
+//!
 //! The order, as in runc: the init is cloned first and waits on the sync channel; then the scope
 //! is made with the init's pid in `PIDs` (systemd refuses an empty scope, and the CLI must stay
 //! single-threaded until the clone), the job is waited for, and the limits systemd knows are
@@ -38,11 +46,18 @@ pub struct Unit {
     pub name: String,
     /// The slice a scope goes in (`system.slice`).
     pub slice: String,
+    /// Rootless: the cgroup of the user's systemd manager that made the unit (its
+    /// `ControlGroup`, `/user.slice/user-1000.slice/user@1000.service`); the unit's slice is
+    /// below it, and the unit is reached over the user's session bus. None: the system manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_manager: Option<String>,
 }
 
 impl Unit {
-    /// The unit named by `linux.cgroupsPath` (`slice:prefix:name`) for container `id`.
-    pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<Unit, CgroupError> {
+    /// The unit named by `linux.cgroupsPath` (`slice:prefix:name`) for container `id`, of the
+    /// system manager, or (`user_manager`, its ControlGroup) of the user's manager, where the
+    /// default slice is `user.slice`.
+    pub fn parse(cgroups_path: Option<&str>, id: &str, user_manager: Option<&str>) -> Result<Unit, CgroupError> {
         let invalid = |reason: String| CgroupError::Invalid { field: "linux.cgroupsPath".into(), reason };
         let (slice, prefix, name) = match cgroups_path.filter(|p| !p.is_empty()) {
             None => ("", "hull", id),
@@ -57,7 +72,11 @@ impl Unit {
                 (slice, prefix, name)
             }
         };
-        let slice = if slice.is_empty() { "system.slice" } else { slice };
+        let slice = match slice {
+            "" if user_manager.is_some() => "user.slice",
+            "" => "system.slice",
+            s => s,
+        };
         expand_slice(slice)?;
         let unit = if name.ends_with(".slice") {
             expand_slice(name)?;
@@ -72,20 +91,37 @@ impl Unit {
         if unit.len() > 255 || !unit.chars().all(ok) || unit.starts_with('.') {
             return Err(invalid(format!("{unit:?} is not a valid systemd unit name")));
         }
-        Ok(Unit { name: unit, slice: slice.to_string() })
+        Ok(Unit { name: unit, slice: slice.to_string(), user_manager: user_manager.map(str::to_string) })
     }
 
     pub fn is_slice(&self) -> bool {
         self.name.ends_with(".slice")
     }
 
-    /// The unit's cgroup below a hierarchy's root: `system.slice/hull-x.scope`.
+    /// The unit's cgroup below a hierarchy's root: `system.slice/hull-x.scope`; rootless below
+    /// the user manager's (`user.slice/user-1000.slice/user@1000.service/user.slice/hull-x.scope`).
     pub fn cgroup(&self) -> Result<String, CgroupError> {
-        if self.is_slice() {
-            return expand_slice(&self.name);
-        }
-        let s = expand_slice(&self.slice)?;
-        Ok(if s.is_empty() { self.name.clone() } else { format!("{s}/{}", self.name) })
+        let own = if self.is_slice() {
+            expand_slice(&self.name)?
+        } else {
+            let s = expand_slice(&self.slice)?;
+            if s.is_empty() {
+                self.name.clone()
+            } else {
+                format!("{s}/{}", self.name)
+            }
+        };
+        let base = self.user_manager.as_deref().unwrap_or("").trim_matches('/');
+        Ok(match (base, own.as_str()) {
+            ("", _) => own,
+            (b, "") => b.to_string(),
+            (b, o) => format!("{b}/{o}"),
+        })
+    }
+
+    /// Whether the user's manager (rootless) made the unit.
+    pub fn is_user(&self) -> bool {
+        self.user_manager.is_some()
     }
 }
 
@@ -120,8 +156,13 @@ pub fn expand_slice(slice: &str) -> Result<String, CgroupError> {
 }
 
 /// Refuses early, before any side effect, on a host where systemd is not the init (the test
-/// sd_booted(3) makes) or its bus cannot be reached; returns the connection to use.
-pub(crate) fn connect() -> Result<Session, CgroupError> {
+/// sd_booted(3) makes) or its bus cannot be reached; returns the connection to use: the system
+/// manager's, or `rootless` the user's own manager's over the user's session bus (whose
+/// ControlGroup the session then holds).
+pub(crate) fn connect(rootless: bool) -> Result<Session, CgroupError> {
+    if rootless {
+        return connect_user();
+    }
     if !Path::new("/run/systemd/system").is_dir() {
         return Err(CgroupError::Systemd(
             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (without --systemd-cgroup)"
@@ -129,7 +170,46 @@ pub(crate) fn connect() -> Result<Session, CgroupError> {
         ));
     }
     let bus = Bus::system().map_err(|e| CgroupError::Systemd(format!("--systemd-cgroup: {e}")))?;
-    Ok(Session { bus })
+    Ok(Session { bus, user_manager: None })
+}
+
+/// The connection that reaches `unit`'s manager (`update`, `delete`).
+pub(crate) fn connect_for(unit: &Unit) -> Result<Session, CgroupError> {
+    connect(unit.is_user())
+}
+
+/// The user's session bus (runc's lookup: `$DBUS_SESSION_BUS_ADDRESS`, else
+/// `$XDG_RUNTIME_DIR/bus`), and the ControlGroup of the user's systemd manager on it.
+fn connect_user() -> Result<Session, CgroupError> {
+    let fail = |what: String| CgroupError::Systemd(format!("--systemd-cgroup: {what}"));
+    let hint = "rootless, the systemd driver needs the user's systemd manager (user@UID.service: a login session, or \
+                `loginctl enable-linger USER`) and its session bus (Debian's dbus-user-session)";
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let path = match (env("DBUS_SESSION_BUS_ADDRESS"), env("XDG_RUNTIME_DIR")) {
+        (Some(addr), _) => super::dbus::unix_path(&addr).ok_or_else(|| {
+            fail(format!("DBUS_SESSION_BUS_ADDRESS={addr:?} names no unix:path= socket (the only kind hull connects to); {hint}"))
+        })?,
+        (None, Some(xdg)) => Path::new(&xdg).join("bus"),
+        (None, None) => {
+            return Err(fail(format!("no systemd user session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set; {hint}")))
+        }
+    };
+    let bus = Bus::session(&path).map_err(|e| {
+        let e = match e {
+            DbusError::Connect { source, .. } => source.to_string(),
+            e => e.to_string(),
+        };
+        fail(format!("no systemd user session bus at {}: {e}; {hint}", path.display()))
+    })?;
+    let mut s = Session { bus, user_manager: None };
+    let cg = s
+        .manager_property("ControlGroup")
+        .map_err(|e| fail(format!("the user's systemd manager on the session bus {}: {e}; {hint}", path.display())))?;
+    match cg.as_str().filter(|c| c.starts_with('/') && !c.contains("..")) {
+        Some(c) => s.user_manager = Some(c.to_string()),
+        None => return Err(fail(format!("the user's systemd manager reports no usable ControlGroup ({cg:?})"))),
+    }
+    Ok(s)
 }
 
 /// The `org.systemd.property.NAME` annotations as unit properties, checked as runc does: NAME
@@ -302,6 +382,8 @@ pub(crate) fn resource_properties(r: &LinuxResources, unified: bool) -> Vec<Valu
 /// A connection to systemd.
 pub(crate) struct Session {
     bus: Bus,
+    /// The ControlGroup of the user's manager when this is the user's session bus.
+    user_manager: Option<String>,
 }
 
 fn systemd_error(unit: &str, what: &str, e: DbusError) -> CgroupError {
@@ -309,6 +391,21 @@ fn systemd_error(unit: &str, what: &str, e: DbusError) -> CgroupError {
 }
 
 impl Session {
+    /// The ControlGroup of the user's systemd manager (rootless), None for the system's.
+    pub(crate) fn user_manager(&self) -> Option<&str> {
+        self.user_manager.as_deref()
+    }
+
+    /// A string property of the manager (`org.freedesktop.DBus.Properties.Get`).
+    fn manager_property(&mut self, name: &str) -> Result<Value, DbusError> {
+        let body = [Value::Str(MANAGER.into()), Value::Str(name.into())];
+        let reply = self.bus.call(SYSTEMD, SYSTEMD_PATH, "org.freedesktop.DBus.Properties", "Get", &body, LIMIT)?;
+        match reply.into_iter().next() {
+            Some(Value::Variant(v)) => Ok(*v),
+            other => Err(DbusError::Protocol(format!("Get({name}) returned {other:?}"))),
+        }
+    }
+
     fn call(&mut self, member: &str, body: &[Value]) -> Result<Vec<Value>, DbusError> {
         self.bus.call(SYSTEMD, SYSTEMD_PATH, MANAGER, member, body, LIMIT)
     }
@@ -367,6 +464,13 @@ impl Session {
         self.finish_job(&unit.name, what, reply)
     }
 
+    /// Moves `pid` into the unit's cgroup (`exec` rootless: see `CgroupManager::add_pid`).
+    pub(crate) fn attach(&mut self, unit: &Unit, pid: i32) -> Result<(), CgroupError> {
+        let body = [Value::Str(unit.name.clone()), Value::Str(String::new()), Value::Array("u".into(), vec![Value::U32(pid as u32)])];
+        self.call("AttachProcessesToUnit", &body).map_err(|e| systemd_error(&unit.name, "moving a process into", e))?;
+        Ok(())
+    }
+
     /// Changes properties of a running unit (`update`).
     pub(crate) fn set_properties(&mut self, unit: &Unit, props: Vec<Value>) -> Result<(), CgroupError> {
         if props.is_empty() {
@@ -411,26 +515,41 @@ mod tests {
 
     #[test]
     fn unit_names_and_slices_as_runc() {
-        let u = Unit::parse(None, "abc").unwrap();
+        let u = Unit::parse(None, "abc", None).unwrap();
         assert_eq!((u.name.as_str(), u.slice.as_str()), ("hull-abc.scope", "system.slice"));
         assert_eq!(u.cgroup().unwrap(), "system.slice/hull-abc.scope");
-        let u = Unit::parse(Some("machine-a.slice:docker:123"), "x").unwrap();
+        let u = Unit::parse(Some("machine-a.slice:docker:123"), "x", None).unwrap();
         assert_eq!(u.name, "docker-123.scope");
         assert_eq!(u.cgroup().unwrap(), "machine.slice/machine-a.slice/docker-123.scope");
-        let u = Unit::parse(Some(":crio:9"), "x").unwrap();
+        let u = Unit::parse(Some(":crio:9"), "x", None).unwrap();
         assert_eq!(u.cgroup().unwrap(), "system.slice/crio-9.scope");
-        let u = Unit::parse(Some("-.slice::x"), "x").unwrap();
+        let u = Unit::parse(Some("-.slice::x"), "x", None).unwrap();
         assert_eq!(u.cgroup().unwrap(), "x.scope");
-        let u = Unit::parse(Some("system.slice:p:pod-a.slice"), "x").unwrap();
+        let u = Unit::parse(Some("system.slice:p:pod-a.slice"), "x", None).unwrap();
         assert!(u.is_slice());
         assert_eq!(u.cgroup().unwrap(), "pod.slice/pod-a.slice");
         assert_eq!(parent_slice("pod-a.slice"), "pod.slice");
         for bad in ["system.slice:x", "/a/b", "a:b:c:d", "system:p:n", "a--b.slice:p:n", "-a.slice:p:n", "a/b.slice:p:n", "system.slice:p:"]
         {
-            let e = Unit::parse(Some(bad), "x").unwrap_err().to_string();
+            let e = Unit::parse(Some(bad), "x", None).unwrap_err().to_string();
             assert!(e.starts_with("linux.cgroupsPath: "), "{bad}: {e}");
         }
-        assert!(Unit::parse(Some("system.slice:p:a b"), "x").is_err());
+        assert!(Unit::parse(Some("system.slice:p:a b"), "x", None).is_err());
+    }
+
+    #[test]
+    fn rootless_units_live_below_the_user_manager() {
+        let m = Some("/user.slice/user-1000.slice/user@1000.service");
+        let u = Unit::parse(None, "abc", m).unwrap();
+        assert_eq!((u.name.as_str(), u.slice.as_str()), ("hull-abc.scope", "user.slice"));
+        assert_eq!(u.cgroup().unwrap(), "user.slice/user-1000.slice/user@1000.service/user.slice/hull-abc.scope");
+        let u = Unit::parse(Some("app.slice:podman:1"), "x", m).unwrap();
+        assert_eq!(u.cgroup().unwrap(), "user.slice/user-1000.slice/user@1000.service/app.slice/podman-1.scope");
+        let u = Unit::parse(Some("-.slice::x"), "x", m).unwrap();
+        assert_eq!(u.cgroup().unwrap(), "user.slice/user-1000.slice/user@1000.service/x.scope");
+        assert!(u.is_user());
+        let e = Unit::parse(Some("a:b:c"), "x", m).unwrap_err().to_string();
+        assert!(e.starts_with("linux.cgroupsPath: slice \"a\""), "{e}");
     }
 
     #[test]

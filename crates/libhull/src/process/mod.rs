@@ -126,7 +126,11 @@ pub fn spawn(
     }
     // Whether the init may go on before it is in its cgroups (see below): not when it joins
     // namespaces (its messages would interleave) or makes its cgroup namespace after placement.
-    let placed_later = !joins && !late_cgroupns;
+    // Nor rootless with the systemd driver: the user's systemd manager reads the init's /proc
+    // files to take it into the unit, which it cannot once the init has made itself
+    // non-dumpable during its setup (the unit would start empty).
+    let user_unit = cgroup.systemd.as_ref().is_some_and(|u| u.is_user());
+    let placed_later = !joins && !late_cgroupns && !user_unit;
     // Made here, on the host side; the init inherits them and attaches them.
     let idmapped = crate::idmap::prepare(plan, procfs)?;
     let ctx = init::InitContext {
