@@ -5,6 +5,8 @@
 //! expectations can be checked against runc, the reference.
 #![allow(dead_code)]
 
+pub mod rootless;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
