@@ -304,9 +304,13 @@ fn pause_and_resume_freeze_the_delegated_cgroup() {
     // No limits: the container still gets its cgroup in the delegated subtree, which pause needs.
     let b = bundle(&d.user, "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done");
     let id = unique("rlcg-pause");
-    d.run_detached(&h, &b, &id);
+    let o = d.run(&h, &["--debug", "run", "-d", "--bundle", b.arg(), &id]);
+    assert!(o.success(), "run -d from the subtree: {}", o.describe());
     let dir = d.dir_of(&id);
     assert!(dir.is_dir(), "no cgroup {} for a container without limits", dir.display());
+    if check_messages() {
+        assert!(o.stderr.contains(&format!("in the delegated cgroup {}", dir.display())), "--debug: {}", o.describe());
+    }
     let count = || std::fs::read_to_string(b.rootfs().join("tmp/count")).ok().and_then(|t| t.trim().parse::<u64>().ok()).unwrap_or(0);
     let moving = |from: u64| poll(SLOW, || (count() > from + 2).then_some(())).is_some();
     assert!(moving(0), "the counter does not run");

@@ -153,7 +153,10 @@ impl Runtime {
                 } else if self.rootless {
                     // A cgroup the user may write (delegated): the limits, not the device
                     // rules (see `apply_limits`).
-                    log::debug!("rootless: cgroup {:?} for {id}; device rules are left to the user namespace", cgroup.paths);
+                    log::debug!(
+                        "rootless: {id} in the delegated cgroup {}; its device rules are left to the user namespace",
+                        cgroup.paths.values().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    );
                     cgroup.apply_limits(resources)
                 } else {
                     cgroup.apply(resources)
