@@ -388,28 +388,33 @@ fn update_as_the_user_changes_the_limits() {
     assert_systemd_v2();
     let d = delegation();
     let h = UserHull::new(&d.user);
+    // Below a level of hull's own (`nest`), in which hull enables every controller it may.
+    let nest = unique("rlcg-upnest");
+    let id = unique("rlcg-update");
     let mut b = bundle(&d.user, "sleep 1000");
+    b.config["linux"]["cgroupsPath"] = json!(format!("{nest}/{id}"));
     b.config["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 20}});
     b.save();
-    let id = unique("rlcg-update");
     d.run_detached(&h, &b, &id);
-    let dir = d.dir_of(&id);
+    let dir = d.service.join(&nest).join(&id);
     assert_eq!(read(&dir, "pids.max"), "20");
 
-    // From outside the subtree; cpu is delegated too (user@.service: Delegate=pids memory cpu),
-    // and hull enables it where the config first needs it.
+    // From outside the subtree; cpu is delegated too (user@.service: Delegate=pids memory cpu):
+    // the manager's cgroup passes it on, and hull's level does.
     let mem = (96u64 << 20).to_string();
     h.ok(&["update", "--pids-limit", "30", "--memory", &mem, "--cpu-quota", "50000", "--cpu-period", "100000", &id]);
     assert_eq!(read(&dir, "pids.max"), "30");
     assert_eq!(read(&dir, "memory.max"), mem);
     assert_eq!(read(&dir, "cpu.max"), "50000 100000");
-    assert!(words(&d.service, "cgroup.subtree_control").contains(&"cpu".to_string()), "cpu not enabled in {}", d.service.display());
+    for parent in [d.service.clone(), d.service.join(&nest)] {
+        assert!(words(&parent, "cgroup.subtree_control").contains(&"cpu".to_string()), "cpu not enabled in {}", parent.display());
+    }
     // Seen inside (an exec from the subtree joins the container's cgroup).
     let inside = d.ok(&h, &["exec", &id, "cat", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/cpu.max"]);
     assert_eq!(inside.lines().collect::<Vec<_>>(), ["30", mem.as_str(), "50000 100000"], "inside after update: {inside}");
 
     h.ok(&["delete", "--force", &id]);
-    assert!(!dir.exists(), "{} left after delete", dir.display());
+    assert!(!d.service.join(&nest).exists(), "{} left after delete", d.service.join(&nest).display());
     d.assert_nothing_left(&id);
 }
 
@@ -476,7 +481,6 @@ fn a_limit_whose_controller_is_not_delegated_is_refused_leaving_nothing() {
     // cpuset is not delegated to the user (user@.service: Delegate=pids memory cpu).
     let delegated = systemctl(&["show", &format!("user@{}.service", d.user.uid), "-p", "DelegateControllers", "--value"]);
     assert!(!delegated.split_whitespace().any(|c| c == "cpuset"), "cpuset is delegated here: {delegated}");
-    let root_before = read(Path::new("/sys/fs/cgroup"), "cgroup.subtree_control");
     let mut b = bundle(&d.user, "true");
     b.config["linux"]["resources"] = json!({"pids": {"limit": 20}, "cpu": {"cpus": "0"}});
     b.save();
@@ -488,7 +492,7 @@ fn a_limit_whose_controller_is_not_delegated_is_refused_leaving_nothing() {
     }
     h.assert_nothing_left(&id);
     d.assert_nothing_left(&id);
-    assert_eq!(read(Path::new("/sys/fs/cgroup"), "cgroup.subtree_control"), root_before);
+    assert!(!words(&d.service, "cgroup.subtree_control").contains(&"cpuset".to_string()), "cpuset enabled in the subtree");
 }
 
 #[test]
