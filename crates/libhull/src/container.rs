@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cgroups::CgroupManager;
+use crate::cgroups::{CgroupError, CgroupManager};
 use crate::hooks::{run_hooks, HookState};
 use crate::process::{self, SpawnOptions};
 use crate::procfs::ProcFs;
@@ -154,6 +154,14 @@ impl Runtime {
                 // With systemd the limits follow the unit, made after the clone.
                 if cgroup.is_systemd() {
                     Ok(())
+                } else if self.rootless {
+                    // A cgroup the user may write (delegated): the limits, not the device
+                    // rules (see `apply_limits`).
+                    log::debug!(
+                        "rootless: {id} in the delegated cgroup {}; its device rules are left to the user namespace",
+                        cgroup.paths.values().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                    cgroup.apply_limits(resources)
                 } else {
                     cgroup.apply(resources)
                 }
@@ -167,7 +175,10 @@ impl Runtime {
             // which could then not be enforced.
             Err(e) if self.rootless && e.is_access_denied() => {
                 if let Some(field) = crate::rootless::asks_for_limits(resources) {
-                    return Err(other(format!("{field}: cannot set cgroup limits: {e} (no cgroup is delegated to this user)")));
+                    // The error names the field itself when a limit's own write failed.
+                    let named = matches!(e, CgroupError::Enable { .. } | CgroupError::Write { .. });
+                    let prefix = if named { String::new() } else { format!("{field}: cannot set cgroup limits: ") };
+                    return Err(other(format!("{prefix}{e} (not delegated to this user)")));
                 }
                 log::debug!("rootless: no cgroup for {id} ({e}); limits are not set");
                 if let Some(cg) = undo.cgroup.take() {

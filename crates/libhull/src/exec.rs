@@ -114,7 +114,20 @@ impl Runtime {
             }
             None => None,
         };
-        let cloned = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false });
+        let mut cloned_into = cgroup_fd.is_some();
+        let mut cloned = sys::clone3(&sys::Clone3 { flags: 0, cgroup: cgroup_fd.as_ref().map(|f| f.as_raw_fd()), want_pidfd: false });
+        // Rootless, a delegated cgroup can only be joined from a cgroup of the same delegated
+        // subtree (the kernel checks write access to the common ancestor's cgroup.procs): from
+        // elsewhere (a login session's scope) the process stays in the caller's cgroup, as with
+        // runc. The refusal comes before any child exists, so cloning again is safe.
+        if self.rootless
+            && cgroup_fd.is_some()
+            && cloned.as_ref().is_err_and(|e| matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)))
+        {
+            log::debug!("rootless: cannot clone into the cgroup of {id} from here; the process stays in hull's cgroup");
+            cloned = sys::clone3(&sys::Clone3 { flags: 0, cgroup: None, want_pidfd: false });
+            cloned_into = false;
+        }
         let in_child = matches!(cloned, Ok((0, _)));
         if let (Some(mask), false) = (&saved, in_child) {
             sys::sched_setaffinity(0, mask).map_err(|e| other(format!("restoring hull's CPU affinity: {e}")))?;
@@ -126,7 +139,10 @@ impl Runtime {
         }
         drop(ctx);
         let mut guard = KillOnDrop(Some(pid));
-        st.cgroup.add_pid_after_clone(pid, cgroup_fd.is_some())?;
+        match st.cgroup.add_pid_after_clone(pid, cloned_into) {
+            Err(e) if self.rootless && e.is_access_denied() => log::debug!("rootless: exec'd process not in the cgroup of {id}: {e}"),
+            r => r?,
+        }
         join_sub_cgroups(&st.cgroup, &opts.sub_cgroups, pid)?;
         if let Some(adj) = process.oom_score_adj() {
             procfs

@@ -466,6 +466,16 @@ impl CgroupManager {
         Ok(())
     }
 
+    /// The limits without the device rules: what an unprivileged hull writes into a cgroup
+    /// delegated to its user. The device rules need privileges on the host that delegation
+    /// does not give (bpf(2) for v2's device program, CAP_SYS_ADMIN for v1's devices.allow),
+    /// and a rootless container's devices are bounded by its user namespace anyway: no mknod,
+    /// only the host's nodes the user may open, bound in. (runc ignores the device
+    /// controller's errors when rootless.) For a cgroupfs manager this is what `update` writes.
+    pub fn apply_limits(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        self.update(resources)
+    }
+
     /// The pids in the container's cgroup, including its child cgroups.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let dir = ["pids", "memory", ""].iter().find_map(|k| self.paths.get(*k)).or_else(|| self.paths.values().next());
