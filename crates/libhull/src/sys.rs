@@ -161,6 +161,11 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clr: u64, pr
     attr.attr_set = set;
     attr.attr_clr = clr;
     attr.propagation = propagation;
+    mount_setattr_raw(fd, recursive, &mut attr)
+}
+
+/// The mount_setattr(2) call itself, on `fd` (AT_EMPTY_PATH), optionally recursive.
+fn mount_setattr_raw(fd: BorrowedFd<'_>, recursive: bool, attr: &mut libc::mount_attr) -> io::Result<()> {
     let mut flags = libc::AT_EMPTY_PATH as u32;
     if recursive {
         flags |= libc::AT_RECURSIVE as u32;
@@ -173,7 +178,7 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clr: u64, pr
             fd.as_raw_fd(),
             empty.as_ptr(),
             flags,
-            &mut attr as *mut libc::mount_attr,
+            attr as *mut libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
     };
@@ -577,23 +582,7 @@ pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, recursive: bool, userns: Borrowed
     };
     attr.attr_set = libc::MOUNT_ATTR_IDMAP;
     attr.userns_fd = userns.as_raw_fd() as u64;
-    let mut flags = libc::AT_EMPTY_PATH as u32;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as u32;
-    }
-    let empty = c"";
-    // SAFETY: valid fds, empty path with AT_EMPTY_PATH, `attr` is valid for its size.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            flags,
-            &mut attr as *mut libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    check(ret).map(|_| ())
+    mount_setattr_raw(fd, recursive, &mut attr)
 }
 
 /// One eBPF instruction (`struct bpf_insn`): opcode, dst register (low nibble) and src register
