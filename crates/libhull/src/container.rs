@@ -207,20 +207,7 @@ impl Runtime {
         };
         let owner = nix::unistd::geteuid().as_raw();
         let mut on_ready = |pid: i32| -> Result<(), String> {
-            let start = state::proc_stat(pid).map(|s| s.0).ok_or("the container init vanished")?;
-            let st = ContainerState {
-                id: id.to_string(),
-                init_process_pid: pid,
-                init_process_start: start,
-                created: state::now_rfc3339(),
-                bundle: plan.bundle.clone(),
-                rootfs: plan.rootfs.clone(),
-                owner,
-                cgroup: cgroup.clone(),
-                config: plan.spec.clone(),
-                started: false,
-                rdt_dirs: rdt_dirs.clone(),
-            };
+            let st = ContainerState { rdt_dirs: rdt_dirs.clone(), ..ContainerState::for_init(id, pid, &plan, &cgroup, owner)? };
             sd.save(&st).map_err(|e| e.to_string())?;
             if let Some(p) = &pid_file {
                 write_pid_file(p, pid)?;

@@ -80,6 +80,27 @@ pub struct ContainerState {
     pub rdt_dirs: Vec<PathBuf>,
 }
 
+impl ContainerState {
+    /// The record of a container whose init is `pid` (alive now: its start time is read here),
+    /// made from `plan` and placed in `cgroup`; created now, by `owner`, not yet started.
+    pub(crate) fn for_init(id: &str, pid: i32, plan: &crate::spec::Plan, cgroup: &CgroupManager, owner: u32) -> Result<Self, String> {
+        let start = proc_stat(pid).map(|s| s.0).ok_or("the container init vanished")?;
+        Ok(ContainerState {
+            id: id.to_string(),
+            init_process_pid: pid,
+            init_process_start: start,
+            created: now_rfc3339(),
+            bundle: plan.bundle.clone(),
+            rootfs: plan.rootfs.clone(),
+            owner,
+            cgroup: cgroup.clone(),
+            config: plan.spec.clone(),
+            started: false,
+            rdt_dirs: Vec::new(),
+        })
+    }
+}
+
 /// The JSON that `state` prints (runtime-spec state plus runc's `rootfs`, `created`, `owner`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StateReport {

@@ -763,21 +763,9 @@ fn save_restored(
     owner: u32,
     pid_file: Option<&Path>,
 ) -> Result<(), String> {
-    let start = state::proc_stat(pid).map(|s| s.0).ok_or("the restored init vanished")?;
-    let st = ContainerState {
-        id: id.to_string(),
-        init_process_pid: pid,
-        init_process_start: start,
-        created: state::now_rfc3339(),
-        bundle: plan.bundle.clone(),
-        rootfs: plan.rootfs.clone(),
-        owner,
-        cgroup: cgroup.clone(),
-        config: plan.spec.clone(),
-        started: true,
-        // restore refuses linux.intelRdt, so there is no resctrl group to remove at delete.
-        rdt_dirs: Vec::new(),
-    };
+    // Started: the restored process runs. restore refuses linux.intelRdt, so there is no
+    // resctrl group to remove at delete.
+    let st = ContainerState { started: true, ..ContainerState::for_init(id, pid, plan, cgroup, owner)? };
     sd.save(&st).map_err(|e| e.to_string())?;
     if let Some(p) = pid_file {
         write_pid_file(p, pid)?;
