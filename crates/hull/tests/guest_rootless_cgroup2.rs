@@ -514,14 +514,14 @@ fn exec_joins_the_cgroup_from_the_subtree_and_runs_from_outside() {
     let inside = d.ok(&h, &["exec", &id, "cat", "/proc/self/cgroup"]);
     assert_eq!(inside.trim(), "0::/", "exec from the subtree: {inside}");
     d.ok(&h, &["exec", "-d", &id, "sleep", "998"]);
-    let joined = container_process(init, &["sleep", "998"]);
+    let joined = container_process_within(init, &["sleep", "998"], SLOW);
     assert_eq!(cgroup_of(joined), cgroup_of(init), "exec -d from the subtree is not in the container's cgroup");
 
     // From a cgroup of root's the user cannot move a process into the subtree: the process runs
     // in hull's cgroup, as with runc, and --debug says so.
     let o = h.run(&["--debug", "exec", "-d", &id, "sleep", "999"]);
     assert!(o.success(), "exec from outside the subtree: {}", o.describe());
-    let outside = container_process(init, &["sleep", "999"]);
+    let outside = container_process_within(init, &["sleep", "999"], SLOW);
     assert_eq!(cgroup_of(outside), cgroup_of(std::process::id() as i64), "exec from outside: the process's cgroup");
     if check_messages() {
         assert!(o.stderr.contains("stays in hull's cgroup"), "{}", o.describe());
@@ -607,23 +607,4 @@ fn without_delegation_no_limits_run_without_a_cgroup_and_limits_are_refused() {
         h.assert_nothing_left(&id);
         assert!(!parent.join(&id).exists() && !own_dir.join(&id).exists(), "a cgroup was left for {id}");
     }
-}
-
-/// The host pid of the process in `init`'s PID namespace (other than `init`) whose command line
-/// is `argv`, once it has exec'd.
-fn container_process(init: i64, argv: &[&str]) -> i64 {
-    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).expect("init's pid namespace");
-    let found = poll(SLOW, || {
-        std::fs::read_dir("/proc")
-            .ok()?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i64>().ok()))
-            .filter(|&p| p != init)
-            .find(|p| {
-                std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == want)
-                    && std::fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|n| n == ns)
-            })
-    });
-    found.unwrap_or_else(|| panic!("no process {argv:?} in the PID namespace of {init}"))
 }

@@ -384,9 +384,14 @@ pub fn processes_naming(needle: &str) -> Vec<i32> {
 /// The host pid of the process in `init`'s PID namespace (other than `init`) whose command line
 /// is `argv`, waiting until it has exec'd; panics if there is none within T.
 pub fn container_process(init: i64, argv: &[&str]) -> i64 {
+    container_process_within(init, argv, T)
+}
+
+/// `container_process`, waiting up to `timeout` (the emulated guest is slower).
+pub fn container_process_within(init: i64, argv: &[&str], timeout: Duration) -> i64 {
     let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
     let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).expect("init's pid namespace");
-    let found = poll(T, || {
+    let found = poll(timeout, || {
         std::fs::read_dir("/proc")
             .ok()?
             .flatten()
