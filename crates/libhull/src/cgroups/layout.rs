@@ -76,6 +76,9 @@ pub(crate) struct OwnCgroup {
 /// Undoes mountinfo's octal escapes (`\040` for a space, ...). Three octal digits above
 /// `\377` are no byte: kept as they are.
 pub(crate) fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
