@@ -33,17 +33,18 @@ pub fn run(
         // is forwarded, not lost; the container's process unblocks them before execve.
         block_signals()?;
     }
-    let created = rt.create(id, bundle, &opts).map_err(|e| e.to_string())?;
-    if let Err(e) = rt.start(id) {
-        let _ = rt.delete(id, true);
+    let mut created = rt.create(id, bundle, &opts).map_err(|e| e.to_string())?;
+    // start and delete use the record create returned: state.json is written once, never read.
+    if let Err(e) = rt.start_created(&created) {
+        let _ = rt.delete_created(&created);
         return Err(e.to_string());
     }
     if detach {
         return Ok(0);
     }
-    let status = supervise(created.pid, created.console, logger);
+    let status = supervise(created.pid, created.console.take(), logger);
     if !keep {
-        if let Err(e) = rt.delete(id, true) {
+        if let Err(e) = rt.delete_created(&created) {
             logger.warn(&format!("delete {id}: {e}"));
         }
     }

@@ -44,6 +44,9 @@ pub struct Created {
     pub pid: i32,
     /// The pty master when `keep_console` was asked and the process has a terminal.
     pub console: Option<OwnedFd>,
+    /// The record create wrote: [`Runtime::start_created`] and [`Runtime::delete_created`] use
+    /// it instead of reading state.json back (`run` does create, start and delete in one go).
+    state: ContainerState,
 }
 
 /// A root directory of containers (`--root`).
@@ -206,9 +209,11 @@ impl Runtime {
             stdio: opts.stdio.clone(),
         };
         let owner = nix::unistd::geteuid().as_raw();
+        let mut record = None;
         let mut on_ready = |pid: i32| -> Result<(), String> {
             let st = ContainerState { rdt_dirs: rdt_dirs.clone(), ..ContainerState::for_init(id, pid, &plan, &cgroup, owner)? };
             sd.save(&st).map_err(|e| e.to_string())?;
+            record = Some(st);
             if let Some(p) = &pid_file {
                 write_pid_file(p, pid)?;
             }
@@ -236,9 +241,12 @@ impl Runtime {
                 return Err(e);
             }
         };
+        let Some(state) = record else {
+            return Err(other("the container's record was never written"));
+        };
         undo.disarm();
         log::debug!("{id}: created, init {} waits for start", spawned.pid);
-        Ok(Created { id: id.to_string(), pid: spawned.pid, console: if opts.keep_console { spawned.console } else { None } })
+        Ok(Created { id: id.to_string(), pid: spawned.pid, console: if opts.keep_console { spawned.console } else { None }, state })
     }
 
     /// Loads a container's record and its status as the kernel sees it now.
@@ -253,58 +261,16 @@ impl Runtime {
     pub fn start(&self, id: &str) -> Result<(), Error> {
         let sd = self.dir(id)?;
         let _lock = lock_existing(&sd)?;
-        let (_, st, status) = self.load(id)?;
-        match status {
-            Status::Created => {}
-            Status::Stopped => return Err(other("cannot start a container that has stopped")),
-            Status::Running | Status::Paused => return Err(other("cannot start an already running container")),
-            Status::Creating => return Err(other("cannot start a container that is still being created")),
-        }
-        let fifo_path = sd.fifo_path();
-        let mut fifo = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(&fifo_path)
-            .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
-        // The init is blocked opening the fifo for writing; our open released it. Wait for its
-        // byte, watching that it does not die instead.
-        let mut byte = [0u8; 1];
-        loop {
-            let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
-            let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
-            match fifo.read(&mut byte) {
-                Ok(1) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(other(format!("{}: {e}", fifo_path.display()))),
-            }
-            if !state::process_alive(st.init_process_pid, st.init_process_start) {
-                return Err(other("container init exited before it was started"));
-            }
-        }
-        // The init keeps its end open until execve (close-on-exec): EOF means the user's
-        // process runs (or the init died), so poststart hooks come after startContainer ones.
-        loop {
-            let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
-            let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
-            match fifo.read(&mut byte) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(other(format!("{}: {e}", fifo_path.display()))),
-            }
-            if !state::process_alive(st.init_process_pid, st.init_process_start) {
-                break;
-            }
-        }
-        let _ = std::fs::remove_file(&fifo_path);
-        log::debug!("{id}: started");
-        let mut st2 = st.clone();
-        st2.started = true;
-        sd.save(&st2)?;
-        let hs = hook_state(&st, "running");
-        run_hooks("poststart", st.config.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &hs).map_err(|e| other(e.to_string()))?;
-        Ok(())
+        let st = sd.load()?;
+        start_locked(&sd, &st)
+    }
+
+    /// [`start`](Self::start) of the container this process just created, from the record
+    /// create returned (state.json is not read back).
+    pub fn start_created(&self, c: &Created) -> Result<(), Error> {
+        let sd = self.dir(&c.id)?;
+        let _lock = lock_existing(&sd)?;
+        start_locked(&sd, &c.state)
     }
 
     /// The `state` report of a container.
@@ -372,8 +338,75 @@ impl Runtime {
         }
         destroy(&sd, &st)
     }
+
+    /// `delete --force` of the container this process created, from the record create returned
+    /// (what it names, the cgroup, hooks and pid, does not change after create).
+    pub fn delete_created(&self, c: &Created) -> Result<(), Error> {
+        let sd = self.dir(&c.id)?;
+        if !sd.check_exists()? {
+            return Ok(());
+        }
+        let _lock = lock_existing(&sd)?;
+        match derive_status(&sd, &c.state) {
+            Status::Stopped => {}
+            _ => kill_and_wait(&c.state)?,
+        }
+        destroy(&sd, &c.state)
+    }
 }
 
+/// Releases a created container's process; the caller holds the container's lock.
+fn start_locked(sd: &StateDir, st: &ContainerState) -> Result<(), Error> {
+    let id = &st.id;
+    match derive_status(sd, st) {
+        Status::Created => {}
+        Status::Stopped => return Err(other("cannot start a container that has stopped")),
+        Status::Running | Status::Paused => return Err(other("cannot start an already running container")),
+        Status::Creating => return Err(other("cannot start a container that is still being created")),
+    }
+    let fifo_path = sd.fifo_path();
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .map_err(|e| other(format!("{}: {e}", fifo_path.display())))?;
+    // The init is blocked opening the fifo for writing; our open released it. Wait for its
+    // byte, watching that it does not die instead.
+    let mut byte = [0u8; 1];
+    loop {
+        let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
+        match fifo.read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(other(format!("{}: {e}", fifo_path.display()))),
+        }
+        if !state::process_alive(st.init_process_pid, st.init_process_start) {
+            return Err(other("container init exited before it was started"));
+        }
+    }
+    // The init keeps its end open until execve (close-on-exec): EOF means the user's
+    // process runs (or the init died), so poststart hooks come after startContainer ones.
+    loop {
+        let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
+        match fifo.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(other(format!("{}: {e}", fifo_path.display()))),
+        }
+        if !state::process_alive(st.init_process_pid, st.init_process_start) {
+            break;
+        }
+    }
+    let _ = std::fs::remove_file(&fifo_path);
+    log::debug!("{id}: started");
+    let hs = hook_state(st, "running");
+    run_hooks("poststart", st.config.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &hs).map_err(|e| other(e.to_string()))?;
+    Ok(())
+}
 pub(crate) fn lock_existing(sd: &StateDir) -> Result<state::Lock, Error> {
     if !sd.check_exists()? {
         return Err(StateError::NotExist(sd.id.clone()).into());

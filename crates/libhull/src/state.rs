@@ -72,9 +72,6 @@ pub struct ContainerState {
     pub cgroup: CgroupManager,
     /// The config the container was created from (hooks, annotations, namespaces).
     pub config: oci_spec::runtime::Spec,
-    /// Set by `start`: the user process has been released.
-    #[serde(default)]
-    pub started: bool,
     /// resctrl directories hull made for `linux.intelRdt`, removed at `delete` (deepest last).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rdt_dirs: Vec<PathBuf>,
@@ -95,7 +92,6 @@ impl ContainerState {
             owner,
             cgroup: cgroup.clone(),
             config: plan.spec.clone(),
-            started: false,
             rdt_dirs: Vec::new(),
         })
     }
@@ -313,7 +309,6 @@ mod tests {
             owner: 0,
             cgroup: CgroupManager::default(),
             config: spec,
-            started: false,
             rdt_dirs: Vec::new(),
         };
         sd.save(&st).unwrap();

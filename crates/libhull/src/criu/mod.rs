@@ -763,9 +763,9 @@ fn save_restored(
     owner: u32,
     pid_file: Option<&Path>,
 ) -> Result<(), String> {
-    // Started: the restored process runs. restore refuses linux.intelRdt, so there is no
-    // resctrl group to remove at delete.
-    let st = ContainerState { started: true, ..ContainerState::for_init(id, pid, plan, cgroup, owner)? };
+    // The restored process runs (no exec fifo: the status reads running). restore refuses
+    // linux.intelRdt, so there is no resctrl group to remove at delete.
+    let st = ContainerState::for_init(id, pid, plan, cgroup, owner)?;
     sd.save(&st).map_err(|e| e.to_string())?;
     if let Some(p) = pid_file {
         write_pid_file(p, pid)?;
