@@ -11,20 +11,21 @@ the input sections holding them, in a `.text.hot` output section that the linker
 the binary instead of being scattered over all of it: the kernel maps 64 KiB of text around
 each page fault, so scattered code costs resident memory and page faults in every hull process.
 
-Rust functions sit in their own sections (`.text.<symbol>`). A symbol's hash is a wildcard when
+Rust functions sit in their own sections (`.text.<symbol>`, `.text.unlikely.<symbol>`). A symbol's hash is a wildcard when
 no other function has the same path (so the list survives unrelated changes); generic functions,
 whose instances differ only by the hash, are named exactly. C functions (static glibc,
 libseccomp) are named by their archive member. A name that no longer matches is harmless: that
 function stays in `.text`.
 """
 import bisect
+import glob
 import collections
 import os
 import re
 import subprocess
 import sys
 
-LIBS = ["libc.a", "libseccomp.a"]
+LIBS = ["libc.a", "libm-*.a", "libseccomp.a"]
 HASH = re.compile(r"17h[0-9a-f]{16}E$")
 
 
@@ -93,9 +94,11 @@ def main():
     libdir = os.path.dirname(libdir)
     members, found = [], set()
     for lib in LIBS:
-        path = os.path.join(libdir, lib)
-        if not os.path.exists(path):
+        found_libs = sorted(glob.glob(os.path.join(libdir, lib)))
+        if not found_libs:
             continue
+        path = found_libs[0]
+        lib = os.path.basename(path)
         member, defined = None, {}
         for line in run("nm", "--defined-only", path).splitlines():
             if line.endswith(":"):
@@ -115,8 +118,10 @@ def main():
         f.write("   commands execute, placed together before .text. Made by scripts/hot-text/update.sh\n")
         f.write("   (single-stepping those commands); regenerate it after large changes. */\n")
         f.write("SECTIONS\n{\n  .text.hot :\n  {\n")
+        # LLVM puts functions it deems cold in .text.unlikely.<symbol>
         for pattern in dict.fromkeys(rust + others):
-            f.write(f"    *(.text.{pattern})\n")
+            f.write(f"    *(.text.{pattern} .text.unlikely.{pattern})\n")
+        f.write("    *crt1.o(.text .text.*)\n")
         for lib, member in dict.fromkeys(members):
             f.write(f"    *{lib}:{member}(.text .text.*)\n")
         f.write("  }\n}\nINSERT BEFORE .text;\n")
