@@ -224,6 +224,7 @@ fn main() -> ExitCode {
         }
     };
     logger.install_for_library();
+    logger.debug("command line parsed");
     if cli.version {
         print_version();
         return ExitCode::SUCCESS;

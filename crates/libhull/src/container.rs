@@ -132,6 +132,7 @@ impl Runtime {
         let procfs = ProcFs::open().map_err(|e| other(format!("/proc: {e}")))?;
         let seccomp = crate::seccomp_cache::filter_for(&self.root, linux.and_then(|l| l.seccomp().as_ref()));
         let seccomp = seccomp.map_err(|e| other(e.to_string()))?;
+        log::debug!("{id}: cgroup layout, /proc handle and seccomp filter ready");
 
         // Side effects start here; `undo` reverts them on any error.
         sd.create()?;
@@ -154,6 +155,7 @@ impl Runtime {
         let placed = match cgroup.create() {
             Ok(()) => {
                 undo.cgroup = Some(cgroup.clone());
+                log::debug!("{id}: cgroup made");
                 // With systemd the limits follow the unit, made after the clone.
                 if cgroup.is_systemd() {
                     Ok(())

@@ -193,7 +193,7 @@ pub fn prepare(
 
 /// The mount point of the mount that holds `path`, if that mount is shared.
 fn shared_mount_holding(path: &Path) -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let info = crate::sys::read_proc_text("/proc/self/mountinfo").ok()?;
     let mut best: Option<(PathBuf, bool)> = None;
     for line in info.lines() {
         let f: Vec<&str> = line.split(' ').collect();

@@ -243,7 +243,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
 
 /// Reads the start time (clock ticks since boot) and the state letter of `pid`.
 pub fn proc_stat(pid: i32) -> Option<(u64, char)> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = crate::sys::read_proc_text(format!("/proc/{pid}/stat")).ok()?;
     // The comm field may contain spaces and parentheses: parse after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();

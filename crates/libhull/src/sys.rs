@@ -713,3 +713,13 @@ pub fn bpf_prog_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+/// Reads a /proc (or other pseudo-) file whole. Such files report size 0, so
+/// `fs::read_to_string` starts with a 32-byte read and doubles: eight reads for a mountinfo.
+/// One 8 KiB buffer takes most in one read (and a second that returns 0).
+pub fn read_proc_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(8192);
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}

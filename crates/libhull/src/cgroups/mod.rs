@@ -208,7 +208,7 @@ impl CgroupManager {
     pub fn validate(resources: &LinuxResources) -> Result<(), CgroupError> {
         // Without a readable mountinfo the layout-specific checks are skipped; `new` reports
         // the real problem.
-        let kind = fs::read_to_string(layout::MOUNTINFO).ok().and_then(|t| layout::parse_mountinfo(&t).ok()).map(|l| l.kind);
+        let kind = crate::sys::read_proc_text(layout::MOUNTINFO).ok().and_then(|t| layout::parse_mountinfo(&t).ok()).map(|l| l.kind);
         validate_for(kind, resources)
     }
 
@@ -901,7 +901,7 @@ fn wait_in_cgroup(pid: i32, want: &str) -> Result<String, CgroupError> {
 }
 
 fn read_proc(path: &str) -> Result<String, CgroupError> {
-    fs::read_to_string(path).map_err(|source| CgroupError::Io { path: path.into(), source })
+    crate::sys::read_proc_text(path).map_err(|source| CgroupError::Io { path: path.into(), source })
 }
 
 /// One write(2) of `value` to an existing cgroup file (never O_CREAT: a missing file means
